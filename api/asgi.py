@@ -1,0 +1,37 @@
+"""The ASGI application: Django for HTTP, GraphQL over WebSocket on /graphql/."""
+
+import os
+from datetime import timedelta
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
+django_application = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up)
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.urls import re_path  # noqa: E402
+
+from api.consumers import GraphQLWSConsumer  # noqa: E402
+from api.schema import schema  # noqa: E402
+
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
+# The graphql-ws reference server waits 3 s; slow mobile links need a bit more.
+CONNECTION_INIT_WAIT = timedelta(seconds=10)
+
+graphql_websocket = GraphQLWSConsumer.as_asgi(
+    schema=schema,
+    # The session cookie authenticates browsers, so pages on other sites must
+    # not open sockets with it; clients without an Origin (services) may.
+    allowed_origins=settings.WEBSOCKET_ALLOWED_ORIGINS,
+    connection_init_wait_timeout=CONNECTION_INIT_WAIT,
+    max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
+)
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_application,
+        "websocket": AuthMiddlewareStack(URLRouter([re_path(r"^graphql/?$", graphql_websocket)])),
+    }
+)

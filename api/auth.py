@@ -1,0 +1,70 @@
+"""Who is asking: API tokens (Bearer) and Django sessions, resolved to a Viewer."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from api.models import ApiToken
+
+BEARER_PREFIX = "bearer "
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """An authenticated caller. Services (service tokens, staff) see every submission."""
+
+    user: AbstractBaseUser
+    is_service: bool
+
+    @property
+    def username(self) -> str:
+        return self.user.get_username()
+
+
+class InvalidCredentials(Exception):
+    """Credentials were presented but match no active user."""
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def api_token_create(*, user: AbstractBaseUser, is_service: bool = False) -> str:
+    """Create a token for `user` and return it; it cannot be read back later."""
+    token = secrets.token_urlsafe(32)
+    ApiToken.objects.create(user=user, key_hash=hash_token(token), is_service=is_service)
+    return token
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value, or None if there is none."""
+    if not authorization or not authorization.lower().startswith(BEARER_PREFIX):
+        return None
+    return authorization[len(BEARER_PREFIX):].strip() or None
+
+
+def viewer_for_token(token: str) -> Viewer:
+    """The viewer a token stands for; raises InvalidCredentials for an unknown token."""
+    api_token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(token)).first()
+    if api_token is None or not api_token.user.is_active:
+        raise InvalidCredentials("Invalid API token.")
+    return Viewer(user=api_token.user, is_service=api_token.is_service or api_token.user.is_staff)
+
+
+def viewer_for_user(user) -> Viewer | None:
+    """The viewer of a session user, or None when anonymous."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    return Viewer(user=user, is_service=user.is_staff)
+
+
+def resolve_viewer(*, authorization: str | None, session_user) -> Viewer | None:
+    """A Bearer token wins over the session; a bad token is an error, not anonymity."""
+    if authorization:
+        token = bearer_token(authorization)
+        if token is None:
+            raise InvalidCredentials("The Authorization header must be 'Bearer <token>'.")
+        return viewer_for_token(token)
+    return viewer_for_user(session_user)

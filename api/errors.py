@@ -1,0 +1,61 @@
+"""Errors on the wire: domain errors keep their message and code; anything else is masked.
+
+This is the one place where an exception becomes `extensions.code`.
+"""
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from submissions.exceptions import DomainError
+
+logger = logging.getLogger("api.errors")
+
+# Parse, validation and query-limit failures: the request itself is wrong.
+REQUEST_ERROR_CODE = "BAD_USER_INPUT"
+UNEXPECTED_ERROR_CODE = "INTERNAL_SERVER_ERROR"
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """An error raised by our code that is not a domain error: a bug, to mask and log."""
+    original = error.original_error
+    return original is not None and not isinstance(original, (DomainError, GraphQLError))
+
+
+def to_wire(error: GraphQLError) -> GraphQLError:
+    if error.extensions and "code" in error.extensions:
+        return error
+    original = error.original_error
+    if isinstance(original, DomainError):
+        message, code = original.message, original.code
+    elif is_unexpected(error):
+        message, code = "Unexpected error.", UNEXPECTED_ERROR_CODE
+    else:
+        message, code = error.message, REQUEST_ERROR_CODE
+    return GraphQLError(
+        message=message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions={**(error.extensions or {}), "code": code},
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    """Gives every error an `extensions.code` and hides unexpected exceptions' text."""
+
+    def _map(self, result) -> None:
+        if result is not None and getattr(result, "errors", None):
+            result.errors = [to_wire(error) for error in result.errors]
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        self._map(self.execution_context.result)
+
+    def on_stream_result(self, result) -> Iterator[None]:
+        self._map(result)
+        yield

@@ -1,0 +1,55 @@
+"""Reads that respect who is asking: another owner's submission reads as not found."""
+
+from django.db.models import QuerySet
+
+from submissions import events
+from submissions.exceptions import BadUserInput, NotFound
+from submissions.models import Submission
+from submissions.summary import validation_summary
+
+MAX_PAGE_SIZE = 200
+
+
+def visible_submissions(*, viewer) -> QuerySet[Submission]:
+    submissions = Submission.objects.select_related("owner")
+    return submissions if viewer.is_service else submissions.filter(owner=viewer.user)
+
+
+def parse_submission_id(submission_id) -> int:
+    try:
+        return int(str(submission_id))
+    except ValueError:
+        raise NotFound(f"Submission {submission_id} not found.") from None
+
+
+def submission_get(*, viewer, submission_id) -> Submission:
+    """The submission `viewer` may see, or NotFound (also for others' submissions)."""
+    try:
+        return visible_submissions(viewer=viewer).get(pk=parse_submission_id(submission_id))
+    except Submission.DoesNotExist:
+        raise NotFound(f"Submission {submission_id} not found.") from None
+
+
+def submission_list(*, viewer, status: str | None = None, first: int = 50, offset: int = 0) -> list[Submission]:
+    if not 0 <= first <= MAX_PAGE_SIZE:
+        raise BadUserInput(f"`first` must be between 0 and {MAX_PAGE_SIZE}.")
+    if offset < 0:
+        raise BadUserInput("`offset` must not be negative.")
+    submissions = visible_submissions(viewer=viewer)
+    if status is not None:
+        submissions = submissions.filter(status=status)
+    return list(submissions[offset : offset + first])
+
+
+def has_records(submission: Submission) -> bool:
+    return submission.records.exists()
+
+
+def submission_snapshot(*, viewer, submission_id) -> dict:
+    """The event a new subscriber starts from: the submission now, with its summary."""
+    submission = submission_get(viewer=viewer, submission_id=submission_id)
+    return events.status_event(
+        submission,
+        has_records=has_records(submission),
+        validation_summary=validation_summary(submission_id=submission.pk),
+    )

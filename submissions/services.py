@@ -1,0 +1,190 @@
+"""The only code that changes submissions, and so the only code that publishes events.
+
+Every change locks the submission's row, bumps its version and saves in one
+transaction, then publishes after commit (events.publish_on_commit). These
+are plain sync functions: call them from async code through sync_to_async.
+"""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from submissions import events, rules
+from submissions.exceptions import BadUserInput, Forbidden, InvalidTransition
+from submissions.models import (
+    Record,
+    RecordKind,
+    Status,
+    Submission,
+    ValidationMessage,
+    ValidationOutcome,
+    ValidationResult,
+)
+from submissions.summary import validation_summary
+
+MAX_RECORDS_PER_BATCH = 10_000
+MAX_TITLE_LENGTH = 255
+MAX_NAME_LENGTH = 255
+
+
+def _locked(submission: Submission | int) -> Submission:
+    # The row lock serialises concurrent changes to one submission, so each
+    # gets its own version and the event order matches the commit order of
+    # the versions (SQLite gets the same from its IMMEDIATE transactions).
+    pk = submission.pk if isinstance(submission, Submission) else submission
+    return Submission.objects.select_for_update().select_related("owner").get(pk=pk)
+
+
+def _publish_change(
+    submission: Submission,
+    *,
+    include_validation: bool = False,
+    progress: dict | None = None,
+    fields: Iterable[str] = (),
+) -> dict:
+    """Bump the version, save, and publish the resulting event after commit."""
+    submission.version += 1
+    submission.save(update_fields=["version", "updated_at", *fields])
+    event = events.status_event(
+        submission,
+        has_records=submission.records.exists(),
+        validation_summary=validation_summary(submission_id=submission.pk) if include_validation else None,
+        progress=progress,
+    )
+    events.publish_on_commit(event)
+    return event
+
+
+def submission_create(*, owner, title: str, description: str = "") -> Submission:
+    title = title.strip()
+    if not title:
+        raise BadUserInput("A submission needs a title.")
+    if len(title) > MAX_TITLE_LENGTH:
+        raise BadUserInput(f"The title is longer than {MAX_TITLE_LENGTH} characters.")
+    return Submission.objects.create(owner=owner, title=title, description=description)
+
+
+def submission_delete(*, submission: Submission) -> None:
+    """Delete a submission whose status allows it; its subscriptions complete."""
+    with transaction.atomic():
+        submission = _locked(submission)
+        if not rules.actions_for(status=submission.status, has_records=False)["can_delete"]:
+            raise Forbidden(f"A submission cannot be deleted while it is {submission.get_status_display()}.")
+        submission_id, version = submission.pk, submission.version
+        submission.delete()
+        events.publish_on_commit(events.deleted_event(submission_id=submission_id, version=version + 1))
+
+
+def set_status(
+    submission: Submission | int,
+    status: str,
+    message: str | None = None,
+    *,
+    include_validation: bool = False,
+    force: bool = False,
+) -> dict:
+    """Set the status and message (None clears it), publish after commit, and return the event.
+
+    A change the status rules do not allow raises InvalidTransition, unless
+    `force` (an operator's reset).
+    """
+    status = Status(status)
+    with transaction.atomic():
+        submission = _locked(submission)
+        if not force and not rules.transition_allowed(current=submission.status, target=status):
+            raise InvalidTransition(
+                f"A submission cannot go from {submission.get_status_display()} to {status.label}."
+            )
+        submission.status = status
+        submission.message = message or ""
+        return _publish_change(submission, include_validation=include_validation, fields=["status", "message"])
+
+
+def _check_names(items: list[dict], *, what: str) -> None:
+    if len(items) > MAX_RECORDS_PER_BATCH:
+        raise BadUserInput(f"At most {MAX_RECORDS_PER_BATCH} {what} per call.")
+    seen = set()
+    for item in items:
+        name = item["name"]
+        if not name or not name.strip():
+            raise BadUserInput("Every record needs a name.")
+        if len(name) > MAX_NAME_LENGTH:
+            raise BadUserInput(f"Record name {name[:40]!r}... is longer than {MAX_NAME_LENGTH} characters.")
+        key = (RecordKind(item["kind"]), name)
+        if key in seen:
+            raise BadUserInput(f"{key[0].label} {name!r} appears twice in this batch.")
+        seen.add(key)
+
+
+def records_add(*, submission: Submission, records: list[dict]) -> int:
+    """Add records ({kind, name, attributes}); all or none. Returns how many were added."""
+    _check_names(records, what="records")
+    for record in records:
+        if not isinstance(record.get("attributes", {}), dict):
+            raise BadUserInput(f"The attributes of {record['name']!r} must be a JSON object.")
+    with transaction.atomic():
+        submission = _locked(submission)
+        wanted = {(r["kind"], r["name"]) for r in records}
+        existing = Record.objects.filter(submission=submission, name__in={name for _, name in wanted})
+        clashes = sorted(name for kind, name in existing.values_list("kind", "name") if (kind, name) in wanted)
+        if clashes:
+            raise BadUserInput(f"These records already exist: {', '.join(clashes[:5])}.")
+        Record.objects.bulk_create(
+            Record(submission=submission, kind=r["kind"], name=r["name"], attributes=r.get("attributes") or {})
+            for r in records
+        )
+        _publish_change(submission, include_validation=True)
+    return len(records)
+
+
+def validation_results_record(*, submission: Submission, results: list[dict], complete: bool = False) -> dict:
+    """Store validation results ({kind, name, outcome, messages}) and return the new summary.
+
+    A record's new result replaces its old one. With `complete`, the status
+    becomes READY when no record has issues or is unvalidated, else NEED_REVISION.
+    """
+    _check_names(results, what="results")
+    with transaction.atomic():
+        submission = _locked(submission)
+        records = {
+            (record.kind, record.name): record
+            for record in Record.objects.filter(submission=submission, name__in={r["name"] for r in results})
+        }
+        unknown = [r["name"] for r in results if (r["kind"], r["name"]) not in records]
+        if unknown:
+            raise BadUserInput(f"These records do not exist: {', '.join(sorted(unknown)[:5])}.")
+        targets = [records[(r["kind"], r["name"])] for r in results]
+        ValidationResult.objects.filter(record__in=targets).delete()
+        created = ValidationResult.objects.bulk_create(
+            ValidationResult(record=record, outcome=ValidationOutcome(r["outcome"]))
+            for record, r in zip(targets, results)
+        )
+        ValidationMessage.objects.bulk_create(
+            ValidationMessage(result=result, message=m["message"], offending_column=m.get("offending_column") or "")
+            for result, r in zip(created, results)
+            for m in r.get("messages", ())
+        )
+        fields = []
+        if complete:
+            summary = validation_summary(submission_id=submission.pk)
+            clean = all(summary[k]["issues"] == 0 and summary[k]["unknown"] == 0 for k in ("animals", "samples"))
+            status = Status.READY if clean else Status.NEED_REVISION
+            if not rules.transition_allowed(current=submission.status, target=status):
+                raise InvalidTransition(
+                    f"Validation cannot complete while the submission is {submission.get_status_display()}."
+                )
+            submission.status = status
+            fields = ["status"]
+        event = _publish_change(submission, include_validation=True, fields=fields)
+    return event["validation_summary"]
+
+
+def progress_report(*, submission: Submission, phase: str, done: int, total: int) -> dict:
+    """Publish how far a phase has got; the status is unchanged. Returns the event."""
+    if not phase.strip():
+        raise BadUserInput("A progress report needs a phase.")
+    if not 0 <= done <= total:
+        raise BadUserInput("Progress needs 0 <= done <= total.")
+    with transaction.atomic():
+        submission = _locked(submission)
+        return _publish_change(submission, progress={"phase": phase, "done": done, "total": total})
