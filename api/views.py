@@ -6,6 +6,8 @@ from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from strawberry.django.views import AsyncGraphQLView
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from cross_web import HTTPException
 
 from api.auth import InvalidCredentials, resolve_viewer
 
@@ -30,6 +32,15 @@ class GraphQLView(AsyncGraphQLView):
             if rejection is not None and await sync_to_async(lambda: request.user.is_authenticated)():
                 return rejection
         return await super().dispatch(request, *args, **kwargs)
+
+    async def execute_single(self, request, request_adapter, *args, **kwargs):
+        try:
+            return await super().execute_single(request, request_adapter, *args, **kwargs)
+        except HTTPException as error:
+            # GraphQL over HTTP: a mutation sent with GET is 405, not 400.
+            if request_adapter.method == "GET" and isinstance(error.__cause__, InvalidOperationTypeError):
+                raise HTTPException(405, error.reason) from error
+            raise
 
     async def get_context(self, request, response) -> dict:
         return {"request": request, "response": response, **await sync_to_async(_viewer_of)(request)}

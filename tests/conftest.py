@@ -18,6 +18,11 @@ def in_memory_channel_layer(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 class Caller:
     """Someone calling /graphql/ over HTTP, with a token or anonymously."""
 
