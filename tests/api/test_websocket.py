@@ -1,0 +1,247 @@
+"""The submissionStatus subscription over WebSocket, driven in-process through the ASGI application."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.db import transaction
+
+from api.asgi import MAX_SUBSCRIPTIONS_PER_CONNECTION, application
+from submissions import services
+from submissions.models import Status
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PROTOCOLS = ["graphql-transport-ws", "graphql-ws"]
+STATUS = """
+subscription ($id: ID!) {
+  submissionStatus(submissionId: $id) {
+    submissionId version status statusDisplay message
+    actions { canEdit canValidate canSubmit canDelete }
+    validationSummary { animals { total } samples { total } }
+    progress { phase done total }
+  }
+}
+"""
+UPDATE_STATUS = """
+mutation ($input: UpdateSubmissionStatusInput!) { updateSubmissionStatus(input: $input) { version } }
+"""
+TIMEOUT_SECONDS = 5
+
+
+class GraphQLSocket:
+    """A GraphQL WebSocket client speaking either protocol, over the in-process communicator."""
+
+    def __init__(self, protocol, *, headers=()):
+        self.protocol = protocol
+        self.legacy = protocol == "graphql-ws"
+        self.communicator = WebsocketCommunicator(application, "/graphql/", subprotocols=[protocol], headers=list(headers))
+
+    async def connect(self, payload=None) -> dict:
+        connected, subprotocol = await self.communicator.connect()
+        assert connected and subprotocol == self.protocol
+        await self.communicator.send_json_to({"type": "connection_init", "payload": payload or {}})
+        return await self.receive()
+
+    async def subscribe(self, op_id, variables, query=STATUS):
+        await self.communicator.send_json_to(
+            {"id": op_id, "type": "start" if self.legacy else "subscribe",
+             "payload": {"query": query, "variables": variables}}
+        )
+
+    async def receive(self) -> dict:
+        message = await self.communicator.receive_json_from(timeout=TIMEOUT_SECONDS)
+        while message["type"] == "ka":  # legacy keep-alive
+            message = await self.communicator.receive_json_from(timeout=TIMEOUT_SECONDS)
+        return message
+
+    async def next_event(self, op_id) -> dict:
+        message = await self.receive()
+        assert message["type"] == ("data" if self.legacy else "next"), message
+        assert message["id"] == op_id
+        assert "errors" not in message["payload"], message
+        return message["payload"]["data"]["submissionStatus"]
+
+    async def close_code(self) -> int:
+        output = await self.communicator.receive_output(timeout=TIMEOUT_SECONDS)
+        while output["type"] != "websocket.close":
+            output = await self.communicator.receive_output(timeout=TIMEOUT_SECONDS)
+        return output.get("code")
+
+    async def disconnect(self):
+        await self.communicator.disconnect()
+
+
+def bearer(caller) -> dict:
+    return {"authorization": f"Bearer {caller.token}"}
+
+
+@pytest.fixture
+async def connect():
+    sockets = []
+
+    async def open_socket(protocol, payload=None, **kwargs):
+        socket = GraphQLSocket(protocol, **kwargs)
+        sockets.append(socket)
+        ack = await socket.connect(payload)
+        assert ack["type"] == "connection_ack", ack
+        return socket
+
+    yield open_socket
+    for socket in sockets:
+        await socket.disconnect()
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_the_first_event_is_a_snapshot_with_the_validation_summary(connect, owner, submission, protocol):
+    await sync_to_async(services.records_add)(
+        submission=submission, records=[{"kind": "ANIMAL", "name": "cow-1"}, {"kind": "SAMPLE", "name": "milk-1"}]
+    )
+    socket = await connect(protocol, bearer(owner))
+    await socket.subscribe("1", {"id": str(submission.pk)})
+
+    assert await socket.next_event("1") == {
+        "submissionId": str(submission.pk),
+        "version": 2,
+        "status": "WAITING",
+        "statusDisplay": "Waiting",
+        "message": None,
+        "actions": {"canEdit": False, "canValidate": False, "canSubmit": False, "canDelete": False},
+        "validationSummary": {"animals": {"total": 1}, "samples": {"total": 1}},
+        "progress": None,
+    }
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_each_committed_change_arrives_once_in_version_order(connect, owner, service, submission, protocol):
+    socket = await connect(protocol, bearer(owner))
+    await socket.subscribe("1", {"id": str(submission.pk)})
+    assert (await socket.next_event("1"))["version"] == 1
+
+    for status, message in [("LOADED", "Imported"), ("LOADED", "Validating"), ("READY", "Valid")]:
+        result = await service.aexecute(
+            UPDATE_STATUS, {"input": {"id": str(submission.pk), "status": status, "message": message}}
+        )
+        assert "errors" not in result
+    await sync_to_async(services.progress_report)(submission=submission, phase="submission", done=3, total=10)
+
+    events = [await socket.next_event("1") for _ in range(4)]
+    assert [(e["version"], e["status"], e["message"]) for e in events] == [
+        (2, "LOADED", "Imported"),
+        (3, "LOADED", "Validating"),
+        (4, "READY", "Valid"),
+        (5, "READY", "Valid"),
+    ]
+    assert events[2]["actions"]["canSubmit"] is True
+    assert events[0]["validationSummary"] is None
+    assert events[3]["progress"] == {"phase": "submission", "done": 3, "total": 10}
+
+
+async def test_an_event_carries_the_summary_when_the_change_had_one(connect, owner, service, submission):
+    socket = await connect("graphql-transport-ws", bearer(owner))
+    await socket.subscribe("1", {"id": str(submission.pk)})
+    await socket.next_event("1")
+
+    await service.aexecute(
+        UPDATE_STATUS, {"input": {"id": str(submission.pk), "status": "LOADED", "includeValidation": True}}
+    )
+    assert (await socket.next_event("1"))["validationSummary"] == {"animals": {"total": 0}, "samples": {"total": 0}}
+
+
+async def test_a_change_that_rolls_back_is_never_published(connect, owner, submission):
+    socket = await connect("graphql-transport-ws", bearer(owner))
+    await socket.subscribe("1", {"id": str(submission.pk)})
+    await socket.next_event("1")
+
+    def change_then_fail():
+        with transaction.atomic():
+            services.set_status(submission, Status.LOADED, "never committed")
+            raise RuntimeError("the worker crashed")
+
+    with pytest.raises(RuntimeError):
+        await sync_to_async(change_then_fail)()
+    await sync_to_async(services.set_status)(submission, Status.ERROR, "committed")
+
+    assert (await socket.next_event("1"))["message"] == "committed"
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_another_owners_submission_is_not_found_and_the_connection_stays_open(
+    connect, owner, other_owner, submission, protocol
+):
+    socket = await connect(protocol, bearer(other_owner))
+    await socket.subscribe("1", {"id": str(submission.pk)})
+    message = await socket.receive()
+    assert message["type"] == ("data" if socket.legacy else "next")
+    assert [e["extensions"]["code"] for e in message["payload"]["errors"]] == ["NOT_FOUND"]
+    assert (await socket.receive())["type"] == "complete"
+
+    own = await sync_to_async(services.submission_create)(owner=other_owner.user, title="Mine")
+    await socket.subscribe("2", {"id": str(own.pk)})
+    assert (await socket.next_event("2"))["version"] == 1
+
+
+async def test_a_subscription_completes_when_its_submission_is_deleted(connect, owner, submission):
+    await sync_to_async(services.set_status)(submission, Status.LOADED)
+    socket = await connect("graphql-transport-ws", bearer(owner))
+    await socket.subscribe("1", {"id": str(submission.pk)})
+    await socket.next_event("1")
+
+    result = await owner.aexecute("mutation ($id: ID!) { deleteSubmission(id: $id) }", {"id": submission.pk})
+    assert "errors" not in result
+    assert await socket.receive() == {"id": "1", "type": "complete"}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("payload", [{}, {"authorization": "Bearer wrong"}, {"authorization": "Basic abc"}])
+async def test_a_connection_init_without_valid_credentials_is_closed_with_4403(db, protocol, payload):
+    socket = GraphQLSocket(protocol)
+    connected, _ = await socket.communicator.connect()
+    assert connected
+    await socket.communicator.send_json_to({"type": "connection_init", "payload": payload})
+    if socket.legacy:
+        assert (await socket.receive())["type"] == "connection_error"
+    assert await socket.close_code() == 4403
+
+
+async def test_a_token_on_the_upgrade_request_authenticates(connect, owner, submission):
+    socket = await connect("graphql-transport-ws", headers=[(b"authorization", f"Bearer {owner.token}".encode())])
+    await socket.subscribe("1", {"id": str(submission.pk)})
+    assert (await socket.next_event("1"))["version"] == 1
+
+
+async def _session_cookie(user) -> bytes:
+    from django.test import Client
+
+    client = Client()
+    await sync_to_async(client.force_login)(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def test_a_signed_in_browser_on_the_same_origin_is_authenticated_by_its_cookie(connect, owner, submission):
+    cookie = await _session_cookie(owner.user)
+    headers = [(b"cookie", cookie), (b"origin", b"http://testserver"), (b"host", b"testserver")]
+    socket = await connect("graphql-transport-ws", headers=headers)
+    await socket.subscribe("1", {"id": str(submission.pk)})
+    assert (await socket.next_event("1"))["version"] == 1
+
+
+async def test_a_page_on_another_site_cannot_open_a_socket_with_the_users_cookie(owner):
+    cookie = await _session_cookie(owner.user)
+    socket = GraphQLSocket(
+        "graphql-transport-ws",
+        headers=[(b"cookie", cookie), (b"origin", b"https://evil.example"), (b"host", b"testserver")],
+    )
+    connected, _ = await socket.communicator.connect()
+    assert not connected
+
+
+async def test_subscriptions_per_connection_are_capped(connect, owner, submission):
+    socket = await connect("graphql-transport-ws", bearer(owner))
+    for n in range(MAX_SUBSCRIPTIONS_PER_CONNECTION):
+        await socket.subscribe(str(n), {"id": str(submission.pk)})
+        await socket.next_event(str(n))
+
+    await socket.subscribe("one-too-many", {"id": str(submission.pk)})
+    message = await socket.receive()
+    assert message["type"] == "error" and message["id"] == "one-too-many"
+    assert message["payload"][0]["message"] == "Subscription limit reached"
