@@ -42,7 +42,7 @@ def bearer_token(authorization: str | None) -> str | None:
     """The token of an `Authorization: Bearer <token>` value, or None if there is none."""
     if not authorization or not authorization.lower().startswith(BEARER_PREFIX):
         return None
-    return authorization[len(BEARER_PREFIX):].strip() or None
+    return authorization[len(BEARER_PREFIX) :].strip() or None
 
 
 def viewer_for_token(token: str) -> Viewer:

@@ -26,7 +26,9 @@ class GraphQLWSConsumer(StrawberryGraphQLWSConsumer):
             headers = dict(self.scope["headers"])
             authorization = headers.get(b"authorization", b"").decode("latin1") or None
         try:
-            viewer = await sync_to_async(resolve_viewer)(authorization=authorization, session_user=self.scope.get("user"))
+            viewer = await sync_to_async(resolve_viewer)(
+                authorization=authorization, session_user=self.scope.get("user")
+            )
         except InvalidCredentials as error:
             raise self._rejection(str(error)) from None
         if viewer is None:

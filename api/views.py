@@ -2,12 +2,12 @@
 GraphQL-over-HTTP media type."""
 
 from asgiref.sync import sync_to_async
+from cross_web import HTTPException
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from strawberry.django.views import AsyncGraphQLView
 from strawberry.schema.exceptions import InvalidOperationTypeError
-from cross_web import HTTPException
 
 from api.auth import InvalidCredentials, resolve_viewer
 

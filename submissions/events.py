@@ -40,7 +40,7 @@ def status_event(
         "type": STATUS_CHANGED,
         "submission_id": str(submission.pk),
         "version": submission.version,
-        "status": submission.status,
+        "status": str(submission.status),
         "message": submission.message,
         "actions": rules.actions_for(status=submission.status, has_records=has_records),
         "validation_summary": validation_summary,
@@ -66,5 +66,7 @@ def _send(event: dict) -> None:
     except Exception:
         logger.exception(
             "Could not publish %s of submission %s (version %s)",
-            event["type"], event["submission_id"], event["version"],
+            event["type"],
+            event["submission_id"],
+            event["version"],
         )

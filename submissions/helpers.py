@@ -25,14 +25,7 @@ def send_message(submission: Submission, validation_message: dict | None = None)
     """Publish the submission's current status and message (and, if given, its summary).
 
     Returns at once with the event; it reaches subscribers when the current
-    transaction commits (at once outside a transaction). The original design
-    had no transition rules, so neither does this: the status is published as
-    the caller set it.
+    transaction commits (at once outside a transaction). What is published is
+    what the database holds, so a stale object cannot revert a newer status.
     """
-    return services.set_status(
-        submission,
-        submission.status,
-        submission.message,
-        include_validation=validation_message is not None,
-        force=True,
-    )
+    return services.submission_republish(submission=submission, include_validation=validation_message is not None)

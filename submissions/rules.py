@@ -26,8 +26,13 @@ def actions_for(*, status: str, has_records: bool) -> dict[str, bool]:
     return {
         "can_edit": has_records and status not in {Status.WAITING, Status.SUBMITTED},
         "can_delete": status not in {Status.WAITING, Status.SUBMITTED},
-        "can_validate": status not in {
-            Status.ERROR, Status.WAITING, Status.SUBMITTED, Status.COMPLETED, Status.READY,
+        "can_validate": status
+        not in {
+            Status.ERROR,
+            Status.WAITING,
+            Status.SUBMITTED,
+            Status.COMPLETED,
+            Status.READY,
         },
         "can_submit": status == Status.READY,
     }

@@ -32,7 +32,7 @@ def _locked(submission: Submission | int) -> Submission:
     # gets its own version and the event order matches the commit order of
     # the versions (SQLite gets the same from its IMMEDIATE transactions).
     pk = submission.pk if isinstance(submission, Submission) else submission
-    return Submission.objects.select_for_update().select_related("owner").get(pk=pk)
+    return Submission.objects.select_for_update(of=("self",)).select_related("owner").get(pk=pk)
 
 
 def _publish_change(
@@ -92,12 +92,17 @@ def set_status(
     with transaction.atomic():
         submission = _locked(submission)
         if not force and not rules.transition_allowed(current=submission.status, target=status):
-            raise InvalidTransition(
-                f"A submission cannot go from {submission.get_status_display()} to {status.label}."
-            )
+            raise InvalidTransition(f"A submission cannot go from {submission.get_status_display()} to {status.label}.")
         submission.status = status
         submission.message = message or ""
         return _publish_change(submission, include_validation=include_validation, fields=["status", "message"])
+
+
+def _choice(choices, value, *, what: str):
+    try:
+        return choices(value)
+    except ValueError:
+        raise BadUserInput(f"Unknown {what} {value!r}; expected one of {', '.join(choices.values)}.") from None
 
 
 def _check_names(items: list[dict], *, what: str) -> None:
@@ -105,6 +110,7 @@ def _check_names(items: list[dict], *, what: str) -> None:
         raise BadUserInput(f"At most {MAX_RECORDS_PER_BATCH} {what} per call.")
     seen = set()
     for item in items:
+        _choice(RecordKind, item["kind"], what="record kind")
         name = item["name"]
         if not name or not name.strip():
             raise BadUserInput("Every record needs a name.")
@@ -119,6 +125,8 @@ def _check_names(items: list[dict], *, what: str) -> None:
 def records_add(*, submission: Submission, records: list[dict]) -> int:
     """Add records ({kind, name, attributes}); all or none. Returns how many were added."""
     _check_names(records, what="records")
+    if not records:
+        return 0
     for record in records:
         if not isinstance(record.get("attributes", {}), dict):
             raise BadUserInput(f"The attributes of {record['name']!r} must be a JSON object.")
@@ -144,6 +152,10 @@ def validation_results_record(*, submission: Submission, results: list[dict], co
     becomes READY when no record has issues or is unvalidated, else NEED_REVISION.
     """
     _check_names(results, what="results")
+    for result in results:
+        _choice(ValidationOutcome, result["outcome"], what="validation outcome")
+    if not results and not complete:
+        return validation_summary(submission_id=submission.pk)
     with transaction.atomic():
         submission = _locked(submission)
         records = {
@@ -157,11 +169,11 @@ def validation_results_record(*, submission: Submission, results: list[dict], co
         ValidationResult.objects.filter(record__in=targets).delete()
         created = ValidationResult.objects.bulk_create(
             ValidationResult(record=record, outcome=ValidationOutcome(r["outcome"]))
-            for record, r in zip(targets, results)
+            for record, r in zip(targets, results, strict=True)
         )
         ValidationMessage.objects.bulk_create(
             ValidationMessage(result=result, message=m["message"], offending_column=m.get("offending_column") or "")
-            for result, r in zip(created, results)
+            for result, r in zip(created, results, strict=True)
             for m in r.get("messages", ())
         )
         fields = []
@@ -177,6 +189,13 @@ def validation_results_record(*, submission: Submission, results: list[dict], co
             fields = ["status"]
         event = _publish_change(submission, include_validation=True, fields=fields)
     return event["validation_summary"]
+
+
+def submission_republish(*, submission: Submission, include_validation: bool = False) -> dict:
+    """Publish the submission's stored status and message again, as a new version."""
+    with transaction.atomic():
+        submission = _locked(submission)
+        return _publish_change(submission, include_validation=include_validation)
 
 
 def progress_report(*, submission: Submission, phase: str, done: int, total: int) -> dict:

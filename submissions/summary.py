@@ -64,9 +64,11 @@ def _message_groups(submission_id: int) -> list[dict]:
             "count": group["count"],
             "record_names": [],
         }
-    for *key, name in messages.values_list(*key_fields, "result__record__name").order_by(
-        *key_fields, "result__record__name"
-    ).distinct():
+    for *key, name in (
+        messages.values_list(*key_fields, "result__record__name")
+        .order_by(*key_fields, "result__record__name")
+        .distinct()
+    ):
         names = by_key[tuple(key)]["record_names"]
         if len(names) < RECORD_NAMES_PER_GROUP:
             names.append(name)

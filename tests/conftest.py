@@ -1,13 +1,17 @@
 """The cast (an owner, another owner, a service) and how they call the API."""
 
+import asyncio
 import json
 
 import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.test import AsyncClient, Client
 
 from api.auth import api_token_create
-from submissions import services
+from submissions import events, services
 
 
 @pytest.fixture(autouse=True)
@@ -16,6 +20,47 @@ def in_memory_channel_layer(settings):
     settings.CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
     }
+
+
+RECEIVE_TIMEOUT_SECONDS = 2
+MARKER = {"type": "test.marker"}
+
+
+@pytest.fixture(autouse=True)
+async def close_db_connections_of_the_sync_thread():
+    """sync_to_async runs the services in one long-lived worker thread; its database connection would
+    outlive the test and keep PostgreSQL from dropping the test database at the end of the run."""
+    yield
+    await sync_to_async(connections.close_all)()
+
+
+class GroupProbe:
+    """A channel in one submission's group on the in-memory layer, as a subscriber's process holds one."""
+
+    def __init__(self, layer, channel):
+        self.layer = layer
+        self.channel = channel
+
+    @classmethod
+    async def join(cls, submission_id):
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(events.group_name(submission_id), channel)
+        return cls(layer, channel)
+
+    async def next(self) -> dict:
+        return await asyncio.wait_for(self.layer.receive(self.channel), RECEIVE_TIMEOUT_SECONDS)
+
+    async def send_marker(self) -> None:
+        await self.layer.send(self.channel, dict(MARKER))
+
+    def send_marker_from_sync(self) -> None:
+        async_to_sync(self.layer.send)(self.channel, dict(MARKER))
+
+    async def assert_nothing_published(self) -> None:
+        """Whatever was published before this call was queued before the marker; so the marker must come first."""
+        await self.send_marker()
+        assert await self.next() == MARKER
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +80,9 @@ class Caller:
         return json.dumps({"query": query, "variables": variables or {}})
 
     def execute(self, query, variables=None) -> dict:
-        response = Client().post("/graphql/", self._body(query, variables), content_type="application/json", headers=self.headers)
+        response = Client().post(
+            "/graphql/", self._body(query, variables), content_type="application/json", headers=self.headers
+        )
         return response.json()
 
     async def aexecute(self, query, variables=None) -> dict:
@@ -77,3 +124,23 @@ def submission(owner):
 
 def error_codes(result: dict) -> list[str]:
     return [error["extensions"]["code"] for error in result.get("errors", [])]
+
+
+JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def assert_round_trips(event):
+    """The event comes back from json.dumps/json.loads exactly as it went in."""
+    assert json.loads(json.dumps(event)) == event
+
+
+def non_plain_values(value, path="event"):
+    """Where `value` holds anything but plain JSON types (a str-based enum compares equal to its text, so
+    the round trip alone cannot see it)."""
+    if type(value) is dict:
+        return [found for key, item in value.items() for found in non_plain_values(item, f"{path}[{key!r}]")] + [
+            f"{path} key {key!r}" for key in value if type(key) is not str
+        ]
+    if type(value) is list:
+        return [found for index, item in enumerate(value) for found in non_plain_values(item, f"{path}[{index}]")]
+    return [] if type(value) in JSON_SCALARS else [f"{path} is a {type(value).__qualname__}"]

@@ -10,8 +10,7 @@ def require_viewer(info: Info):
     viewer = info.context.get("viewer")
     if viewer is None:
         raise Unauthenticated(
-            info.context.get("credentials_error")
-            or "Sign in, or send an API token as 'Authorization: Bearer <token>'."
+            info.context.get("credentials_error") or "Sign in, or send an API token as 'Authorization: Bearer <token>'."
         )
     return viewer
 

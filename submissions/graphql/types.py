@@ -1,6 +1,7 @@
 """GraphQL types, built from models and from events (plain JSON values)."""
 
 from datetime import datetime
+from itertools import islice
 
 import strawberry
 from asgiref.sync import sync_to_async
@@ -64,7 +65,7 @@ class ValidationSummary:
         groups = (g for g in self.groups if kind is None or g["kind"] == kind)
         return [
             ValidationMessageGroup(**{**group, "kind": models.RecordKind(group["kind"])})
-            for group, _ in zip(groups, range(limit))
+            for group in islice(groups, limit)
         ]
 
     @classmethod

@@ -64,10 +64,16 @@ def test_anonymous_callers_are_unauthenticated(anonymous, query):
 
 
 def test_an_unknown_token_is_unauthenticated_and_says_so(db):
-    result = Client().post(
-        "/graphql/", {"query": "{ submissions { id } }"}, content_type="application/json",
-        headers={"Authorization": "Bearer not-a-token"},
-    ).json()
+    result = (
+        Client()
+        .post(
+            "/graphql/",
+            {"query": "{ submissions { id } }"},
+            content_type="application/json",
+            headers={"Authorization": "Bearer not-a-token"},
+        )
+        .json()
+    )
     assert error_codes(result) == ["UNAUTHENTICATED"]
     assert "Invalid API token" in result["errors"][0]["message"]
 
@@ -196,18 +202,31 @@ def test_validation_results_give_the_summary_and_complete_sets_the_status(servic
     }
     results = [
         {"kind": "ANIMAL", "name": "cow-0", "outcome": "PASS"},
-        {"kind": "ANIMAL", "name": "cow-1", "outcome": "ERROR",
-         "messages": [{"message": "Unknown breed", "offendingColumn": "breed"}]},
-        {"kind": "ANIMAL", "name": "cow-2", "outcome": "ERROR",
-         "messages": [{"message": "Unknown breed", "offendingColumn": "breed"}]},
+        {
+            "kind": "ANIMAL",
+            "name": "cow-1",
+            "outcome": "ERROR",
+            "messages": [{"message": "Unknown breed", "offendingColumn": "breed"}],
+        },
+        {
+            "kind": "ANIMAL",
+            "name": "cow-2",
+            "outcome": "ERROR",
+            "messages": [{"message": "Unknown breed", "offendingColumn": "breed"}],
+        },
     ]
     summary = service.execute(
         RECORD_RESULTS, {"input": {"submissionId": str(submission.pk), "results": results, "complete": True}}
     )["data"]["recordValidationResults"]
     assert summary["animals"] == {"total": 3, "validated": 3, "unknown": 0, "pass": 1, "error": 2, "issues": 2}
     assert summary["messages"] == [
-        {"kind": "ANIMAL", "message": "Unknown breed", "offendingColumn": "breed", "count": 2,
-         "recordNames": ["cow-1", "cow-2"]}
+        {
+            "kind": "ANIMAL",
+            "message": "Unknown breed",
+            "offendingColumn": "breed",
+            "count": 2,
+            "recordNames": ["cow-1", "cow-2"],
+        }
     ]
     submission.refresh_from_db()
     assert submission.status == Status.NEED_REVISION
@@ -233,11 +252,16 @@ def test_no_internal_exception_text_reaches_a_client(service, submission, monkey
         raise RuntimeError("database password is hunter2")
 
     monkeypatch.setattr("submissions.graphql.queries.validation_summary", broken)
-    result = service.execute('query ($id: ID!) { validationSummary(submissionId: $id) { submissionId } }',
-                             {"id": submission.pk})
+    result = service.execute(
+        "query ($id: ID!) { validationSummary(submissionId: $id) { submissionId } }", {"id": submission.pk}
+    )
     assert result["errors"] == [
-        {"message": "Unexpected error.", "locations": [{"line": 1, "column": 20}], "path": ["validationSummary"],
-         "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+        {
+            "message": "Unexpected error.",
+            "locations": [{"line": 1, "column": 20}],
+            "path": ["validationSummary"],
+            "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+        }
     ]
 
 
@@ -265,7 +289,9 @@ def test_deep_documents_are_refused(owner):
 class TestGraphQLOverHTTP:
     def test_graphql_response_media_type_is_used_when_the_client_accepts_it(self, owner):
         response = Client().post(
-            "/graphql/", {"query": "{ viewer { username } }"}, content_type="application/json",
+            "/graphql/",
+            {"query": "{ viewer { username } }"},
+            content_type="application/json",
             headers={**owner.headers, "Accept": "application/graphql-response+json"},
         )
         assert response.status_code == 200
@@ -273,7 +299,9 @@ class TestGraphQLOverHTTP:
 
     def test_a_request_that_fails_validation_is_400_with_that_media_type(self, owner):
         response = Client().post(
-            "/graphql/", {"query": "{ nope }"}, content_type="application/json",
+            "/graphql/",
+            {"query": "{ nope }"},
+            content_type="application/json",
             headers={**owner.headers, "Accept": "application/graphql-response+json"},
         )
         assert response.status_code == 400
@@ -292,8 +320,9 @@ class TestGraphQLOverHTTP:
         assert response.json() == {"data": {"viewer": {"username": "olivia"}}}
 
     def test_mutations_are_refused_over_get(self, owner):
-        response = Client().get("/graphql/", {"query": 'mutation { createSubmission(input: {title: "x"}) { id } }'},
-                                headers=owner.headers)
+        response = Client().get(
+            "/graphql/", {"query": 'mutation { createSubmission(input: {title: "x"}) { id } }'}, headers=owner.headers
+        )
         assert response.status_code == 405
         assert not Submission.objects.exists()
 
@@ -309,7 +338,9 @@ class TestSessions:
         client.force_login(owner.user)
         client.get("/graphql/", headers={"Accept": "text/html"})  # sets the CSRF cookie
         response = client.post(
-            "/graphql/", json.dumps({"query": "{ viewer { username } }"}), content_type="application/json",
+            "/graphql/",
+            json.dumps({"query": "{ viewer { username } }"}),
+            content_type="application/json",
             headers={"X-CSRFToken": client.cookies["csrftoken"].value},
         )
         assert response.json() == {"data": {"viewer": {"username": "olivia"}}}
@@ -318,7 +349,8 @@ class TestSessions:
         client = Client(enforce_csrf_checks=True)
         client.force_login(owner.user)
         response = client.post(
-            "/graphql/", json.dumps({"query": 'mutation { createSubmission(input: {title: "x"}) { id } }'}),
+            "/graphql/",
+            json.dumps({"query": 'mutation { createSubmission(input: {title: "x"}) { id } }'}),
             content_type="application/json",
         )
         assert response.status_code == 403

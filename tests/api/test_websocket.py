@@ -34,7 +34,9 @@ class GraphQLSocket:
     def __init__(self, protocol, *, headers=()):
         self.protocol = protocol
         self.legacy = protocol == "graphql-ws"
-        self.communicator = WebsocketCommunicator(application, "/graphql/", subprotocols=[protocol], headers=list(headers))
+        self.communicator = WebsocketCommunicator(
+            application, "/graphql/", subprotocols=[protocol], headers=list(headers)
+        )
 
     async def connect(self, payload=None) -> dict:
         connected, subprotocol = await self.communicator.connect()
@@ -44,8 +46,11 @@ class GraphQLSocket:
 
     async def subscribe(self, op_id, variables, query=STATUS):
         await self.communicator.send_json_to(
-            {"id": op_id, "type": "start" if self.legacy else "subscribe",
-             "payload": {"query": query, "variables": variables}}
+            {
+                "id": op_id,
+                "type": "start" if self.legacy else "subscribe",
+                "payload": {"query": query, "variables": variables},
+            }
         )
 
     async def receive(self) -> dict:

@@ -66,8 +66,13 @@ def test_records_never_validated_are_unknown(submission):
 
 def test_counts_are_kept_per_kind_with_pass_warning_error_and_unknown(submission):
     for name, outcome in [
-        ("cow-1", PASS), ("cow-2", PASS), ("cow-3", WARNING),
-        ("cow-4", ERROR), ("cow-5", ERROR), ("cow-6", ERROR), ("cow-7", None),
+        ("cow-1", PASS),
+        ("cow-2", PASS),
+        ("cow-3", WARNING),
+        ("cow-4", ERROR),
+        ("cow-5", ERROR),
+        ("cow-6", ERROR),
+        ("cow-7", None),
     ]:
         add_record(submission, ANIMAL, name, outcome)
     for name, outcome in [("blood-1", PASS), ("blood-2", ERROR), ("blood-3", None), ("blood-4", None)]:
@@ -168,8 +173,13 @@ def test_the_summary_is_computed_with_a_fixed_number_of_queries_whatever_the_num
     submission, django_assert_max_num_queries
 ):
     for n in range(40):
-        add_record(submission, ANIMAL if n % 2 else SAMPLE, f"r-{n}", [PASS, WARNING, ERROR, None][n % 4],
-                   [(f"Problem {n % 3}", "col")] if n % 4 else [])
+        add_record(
+            submission,
+            ANIMAL if n % 2 else SAMPLE,
+            f"r-{n}",
+            [PASS, WARNING, ERROR, None][n % 4],
+            [(f"Problem {n % 3}", "col")] if n % 4 else [],
+        )
 
     with django_assert_max_num_queries(3):
         summary = validation_summary(submission_id=submission.pk)

@@ -10,7 +10,9 @@ DEMO_PASSWORD = "demo"
 
 
 def _records(prefix: str, kind: str, count: int) -> list[dict]:
-    return [{"kind": kind, "name": f"{prefix}-{n:03}", "attributes": {"breed": "Friesian"}} for n in range(1, count + 1)]
+    return [
+        {"kind": kind, "name": f"{prefix}-{n:03}", "attributes": {"breed": "Friesian"}} for n in range(1, count + 1)
+    ]
 
 
 class Command(BaseCommand):

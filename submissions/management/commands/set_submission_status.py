@@ -17,9 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, id, status, message, force, include_validation, **options):
         try:
-            event = services.set_status(
-                id, status, message, include_validation=include_validation, force=force
-            )
+            event = services.set_status(id, status, message, include_validation=include_validation, force=force)
         except Submission.DoesNotExist:
             raise CommandError(f"Submission {id} does not exist.") from None
         except DomainError as error:

@@ -1,0 +1,38 @@
+# Python 3.11 or 3.12 (the embedded Redis ships as a wheel for both).
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install schema stop format
+
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py demo
+	$(BIN)/daphne -b $(HOST) -p $(PORT) api.asgi:application
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed: make PYTHON=/path/to/python3.11") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Regenerate schema.graphql after changing the GraphQL types.
+schema: install
+	$(BIN)/python manage.py export_schema > schema.graphql
+
+# Stop the embedded Redis server that the first local process started.
+stop: install
+	$(BIN)/python -c 'from api.embedded_redis import stop_server; from api.settings import EMBEDDED_REDIS_SOCKET; stop_server(EMBEDDED_REDIS_SOCKET)'
