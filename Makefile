@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install schema stop format
+.PHONY: run test install schema stop format assets
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
@@ -36,3 +36,19 @@ schema: install
 # Stop the embedded Redis server that the first local process started.
 stop: install
 	$(BIN)/python -c 'from api.embedded_redis import stop_server; from api.settings import EMBEDDED_REDIS_SOCKET; stop_server(EMBEDDED_REDIS_SOCKET)'
+
+# Browser libraries, pinned by frontend/package-lock.json and committed under
+# api/static/vendor/ so that running the project needs no Node.js.
+VENDOR := api/static/vendor
+assets:
+	cd frontend && npm ci --no-audit --no-fund
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)
+	cd frontend/node_modules && for file in \
+	    react/umd/react.production.min.js react/LICENSE \
+	    react-dom/umd/react-dom.production.min.js react-dom/LICENSE \
+	    js-cookie/dist/js.cookie.min.js js-cookie/LICENSE \
+	    graphiql/graphiql.min.js graphiql/graphiql.min.css graphiql/LICENSE \
+	    @graphiql/plugin-explorer/dist/index.umd.js @graphiql/plugin-explorer/dist/style.css \
+	    graphql-ws/umd/graphql-ws.min.js graphql-ws/LICENSE.md; do \
+	  mkdir -p ../../$(VENDOR)/$$(dirname $$file) && cp $$file ../../$(VENDOR)/$$file; \
+	done

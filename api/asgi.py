@@ -11,6 +11,7 @@ django_application = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from api.consumers import GraphQLWSConsumer  # noqa: E402
@@ -31,7 +32,8 @@ graphql_websocket = GraphQLWSConsumer.as_asgi(
 
 application = ProtocolTypeRouter(
     {
-        "http": django_application,
+        # GraphiQL's scripts are served from here, so it works with no internet.
+        "http": ASGIStaticFilesHandler(django_application),
         "websocket": AuthMiddlewareStack(URLRouter([re_path(r"^graphql/?$", graphql_websocket)])),
     }
 )

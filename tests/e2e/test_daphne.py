@@ -1,8 +1,11 @@
 """A real daphne process, real WebSocket clients in both protocols, changes from every kind of publisher."""
 
 import asyncio
+import re
+import urllib.request
 
 import pytest
+import websockets
 
 from tests.e2e.client import GraphQLWebSocket
 
@@ -56,8 +59,6 @@ async def test_subscribers_in_both_protocols_see_changes_from_http_a_command_and
 
 @pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
 async def test_a_real_server_closes_a_connection_without_credentials_with_4403(project, protocol):
-    import websockets
-
     server = project.start_server()
     client = GraphQLWebSocket(server.ws_url, protocol)
     try:
@@ -67,3 +68,15 @@ async def test_a_real_server_closes_a_connection_without_credentials_with_4403(p
         assert closed.value.rcvd.code == 4403
     finally:
         await client.close()
+
+
+def test_graphiql_is_served_with_all_its_scripts_from_the_server_itself(project):
+    server = project.start_server()
+    request = urllib.request.Request(server.http_url, headers={"Accept": "text/html"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        page = response.read().decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert len(assets) >= 8 and all(asset.startswith("/static/") for asset in assets)
+    for asset in assets:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}{asset}", timeout=10) as response:
+            assert response.status == 200 and response.read(), asset
