@@ -82,7 +82,10 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=0,
+        # Subscriptions read snapshots on a long-lived thread: keep its
+        # connection, and check it before use (close_old_connections).
+        conn_max_age=60,
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -93,24 +96,53 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
-# Where the embedded Redis server listens when REDIS_URL is unset.
+# Redis Sentinel: "host:port,host:port" and the master's name; used instead of REDIS_URL.
+REDIS_SENTINELS = os.environ.get("REDIS_SENTINELS", "")
+REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER", "mymaster")
+# Which channels-redis layer carries events between processes: "core" or "pubsub"
+# (see the README's scaling section for the measurements behind the default).
+CHANNEL_LAYER = os.environ.get("CHANNEL_LAYER", "core")
+# Where the embedded Redis server listens when neither is set.
 EMBEDDED_REDIS_SOCKET = os.environ.get("EMBEDDED_REDIS_SOCKET", str(BASE_DIR / "var" / "redis.sock"))
 
-# One channel per process carries every event, so it needs room for bursts:
-# channels-redis drops messages for a channel over capacity (default 100).
-_LAYER_OPTIONS = {"capacity": 10_000, "expiry": 60}
-if REDIS_URL:
+_LAYER_BACKENDS = {
+    "core": "channels_redis.core.RedisChannelLayer",
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+}
+if CHANNEL_LAYER not in _LAYER_BACKENDS:
+    raise ImproperlyConfigured(f"CHANNEL_LAYER must be one of {', '.join(_LAYER_BACKENDS)}, not {CHANNEL_LAYER!r}.")
+# Fail fast when Redis is unreachable instead of hanging a request: the
+# change is committed anyway and subscribers catch up from a snapshot.
+_REDIS_CONNECTION_OPTIONS = {"socket_connect_timeout": 2, "socket_keepalive": True}
+
+
+def _redis_host() -> dict:
+    if REDIS_SENTINELS:
+        sentinels = [tuple(pair.rsplit(":", 1)) for pair in REDIS_SENTINELS.split(",") if pair.strip()]
+        return {
+            "sentinels": [(host, int(port)) for host, port in sentinels],
+            "master_name": REDIS_SENTINEL_MASTER,
+            **_REDIS_CONNECTION_OPTIONS,
+        }
+    return {"address": REDIS_URL, **_REDIS_CONNECTION_OPTIONS}
+
+
+if REDIS_URL or REDIS_SENTINELS:
+    # One channel per process carries every event (submissions.listener), so
+    # the core layer needs room for bursts: it drops messages for a channel
+    # over `capacity` (default 100).
+    _options = {"capacity": 10_000, "expiry": 60} if CHANNEL_LAYER == "core" else {}
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], **_LAYER_OPTIONS},
+            "BACKEND": _LAYER_BACKENDS[CHANNEL_LAYER],
+            "CONFIG": {"hosts": [_redis_host()], **_options},
         }
     }
 else:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "api.embedded_redis.EmbeddedRedisChannelLayer",
-            "CONFIG": {"socket_path": EMBEDDED_REDIS_SOCKET, **_LAYER_OPTIONS},
+            "CONFIG": {"socket_path": EMBEDDED_REDIS_SOCKET, "capacity": 10_000, "expiry": 60},
         }
     }
 
