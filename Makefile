@@ -12,10 +12,21 @@ run: install
 	$(BIN)/python manage.py demo
 	$(BIN)/daphne -b $(HOST) -p $(PORT) api.asgi:application
 
+# The suite runs on SQLite, then (all but the process tests, which make their
+# own databases) on PostgreSQL: required in CI, skipped elsewhere if absent.
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+	@if $(BIN)/python -c "import psycopg; psycopg.connect('$(TEST_POSTGRES_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+	  echo "Running the suite on PostgreSQL"; \
+	  DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/python -m pytest --ignore=tests/e2e; \
+	elif [ "$$CI" = "true" ]; then \
+	  echo "PostgreSQL is not reachable at $(TEST_POSTGRES_URL)"; exit 1; \
+	else \
+	  echo "PostgreSQL is not reachable at $(TEST_POSTGRES_URL): skipping the PostgreSQL run"; \
+	fi
 
 install: $(VENV)/.installed
 

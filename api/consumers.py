@@ -1,11 +1,15 @@
 """GraphQL over WebSocket: who is connecting, decided once at connection_init."""
 
+import json
+
 from asgiref.sync import sync_to_async
 from strawberry.channels import GraphQLWSConsumer as StrawberryGraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
+from api import shutdown
 from api.auth import InvalidCredentials, resolve_viewer
+from api.flow_control import FlowControl
 
 REJECTED_CLOSE_CODE = 4403
 
@@ -15,6 +19,44 @@ class GraphQLWSConsumer(StrawberryGraphQLWSConsumer):
     # (submissions.listener), so a connection needs no channel of its own.
     channel_layer_alias = "none"
     rejected = False
+    flow: FlowControl | None = None
+
+    async def connect(self) -> None:
+        if shutdown.shutting_down:
+            await self.close()  # refused before the handshake: HTTP 403
+            return
+        shutdown.track(self)
+        await super().connect()
+
+    async def disconnect(self, code: int) -> None:
+        try:
+            await super().disconnect(code)
+        finally:
+            shutdown.forget(self)
+
+    async def pick_websocket_subprotocol(self, request) -> str | None:
+        subprotocol = await super().pick_websocket_subprotocol(request)
+        # The legacy graphql-ws protocol has no client acknowledgement.
+        if subprotocol == "graphql-transport-ws":
+            self.flow = FlowControl()
+        return subprotocol
+
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        if self.flow is not None and text_data is not None:
+            await self.flow.before_send(self._send_ping)
+        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+
+    async def _send_ping(self) -> None:
+        await super().send(text_data=json.dumps({"type": "ping"}))
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.flow is not None and text_data and '"pong"' in text_data:
+            try:
+                if json.loads(text_data).get("type") == "pong":
+                    self.flow.on_pong()
+            except (ValueError, AttributeError):
+                pass  # Strawberry answers malformed messages itself
+        await super().receive(text_data=text_data, bytes_data=bytes_data)
 
     async def get_context(self, request, response) -> dict:
         return {"request": request, "ws": request, "viewer": None}

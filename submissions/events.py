@@ -7,6 +7,8 @@ that transaction commits, so a rolled-back change is never seen.
 """
 
 import logging
+import threading
+import time
 from functools import partial
 
 from asgiref.sync import async_to_sync
@@ -58,15 +60,77 @@ def publish_on_commit(event: dict) -> None:
     transaction.on_commit(partial(_send, event))
 
 
+def _group_send(event: dict) -> None:
+    async_to_sync(get_channel_layer().group_send)(group_name(event["submission_id"]), event)
+
+
 def _send(event: dict) -> None:
-    # The change is committed whatever happens here; subscribers that miss
-    # this event catch up from the next one (a version gap) or a snapshot.
+    # The change is committed whatever happens here. If the layer is down,
+    # the event is retried in the background until it is back, so that
+    # subscribers hear of it without waiting for the next change.
     try:
-        async_to_sync(get_channel_layer().group_send)(group_name(event["submission_id"]), event)
+        _group_send(event)
     except Exception:
-        logger.exception(
-            "Could not publish %s of submission %s (version %s)",
+        logger.warning(
+            "Could not publish %s of submission %s (version %s); retrying in the background",
             event["type"],
             event["submission_id"],
             event["version"],
+            exc_info=True,
         )
+        _retries.add(event)
+
+
+class _Retries:
+    """Events that could not be published, retried until the layer is back (for a bounded time).
+
+    Only the newest event of a submission is kept: subscribers that missed an
+    older one see a version gap and re-read the submission.
+    """
+
+    WINDOW_SECONDS = 120.0
+    FIRST_DELAY_SECONDS = 0.5
+    MAX_DELAY_SECONDS = 5.0
+
+    def __init__(self):
+        self._pending: dict[str, dict] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, event: dict) -> None:
+        with self._lock:
+            pending = self._pending.get(event["submission_id"])
+            if pending is None or pending["version"] < event["version"]:
+                self._pending[event["submission_id"]] = event
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="publish-retries", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.WINDOW_SECONDS
+        delay = self.FIRST_DELAY_SECONDS
+        while True:
+            time.sleep(delay)
+            with self._lock:
+                batch = list(self._pending.values())
+            for event in batch:
+                try:
+                    _group_send(event)
+                except Exception:
+                    break
+                with self._lock:
+                    if self._pending.get(event["submission_id"]) is event:
+                        del self._pending[event["submission_id"]]
+            with self._lock:
+                if not self._pending or time.monotonic() > deadline:
+                    if self._pending:
+                        logger.error(
+                            "Gave up publishing %d events; subscribers re-read on the next change", len(self._pending)
+                        )
+                    self._pending.clear()
+                    self._thread = None
+                    return
+            delay = min(delay * 2, self.MAX_DELAY_SECONDS)
+
+
+_retries = _Retries()

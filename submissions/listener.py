@@ -8,6 +8,7 @@ subscriber inboxes.
 """
 
 import asyncio
+import itertools
 import logging
 import weakref
 from collections import defaultdict
@@ -29,6 +30,16 @@ RESYNC = {"type": "submission.resync"}
 # converges to the current state.
 INBOX_SIZE = 256
 RETRY_DELAY_SECONDS = 1.0
+# Both channels-redis layers lose messages silently while Redis is away (the
+# pub/sub layer even reconnects without a word), so the listener sends itself
+# a heartbeat through the layer: one that does not come back in time means
+# events may have been lost, and the next one that does triggers a resync.
+HEARTBEAT = "listener.heartbeat"
+HEARTBEAT_INTERVAL_SECONDS = 2.0
+HEARTBEAT_TIMEOUT_SECONDS = 2.0
+# The core layer forgets group members after its group_expiry (one day):
+# a listener that lives longer must join its groups again.
+REJOIN_INTERVAL_SECONDS = 3600.0
 
 
 class Inbox:
@@ -56,42 +67,85 @@ class Listener:
         self._inboxes: dict[str, set[Inbox]] = defaultdict(set)
         self._ready = asyncio.Lock()
         self._membership = asyncio.Lock()
-        self._task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._heartbeats: dict[int, asyncio.Future] = {}
+        # True from the moment events may have been lost until every
+        # subscriber has been told to re-read.
+        self._lost = False
 
     async def _start(self) -> str:
         async with self._ready:
             if self._channel is None:
                 self._channel = await self._layer.new_channel(prefix="submissions")
-                self._task = asyncio.create_task(self._run(), name="submission-event-listener")
+                self._tasks = [
+                    asyncio.create_task(self._receive_events(), name="submission-events"),
+                    asyncio.create_task(self._watch_layer(), name="submission-events-heartbeat"),
+                ]
         return self._channel
 
-    async def _run(self) -> None:
+    async def _receive_events(self) -> None:
         while True:
             try:
-                event = await self._layer.receive(self._channel)
+                message = await self._layer.receive(self._channel)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.exception("Receiving submission events failed; retrying")
+                self._mark_lost("Receiving submission events failed", exc_info=True)
                 await asyncio.sleep(RETRY_DELAY_SECONDS)
-                await self._recover()
                 continue
-            for inbox in self._inboxes.get(event.get("submission_id"), ()):
-                inbox.put(event)
+            if message["type"] == HEARTBEAT:
+                if (arrived := self._heartbeats.pop(message["beat"], None)) and not arrived.done():
+                    arrived.set_result(None)
+                continue
+            for inbox in self._inboxes.get(message.get("submission_id"), ()):
+                inbox.put(message)
 
-    async def _recover(self) -> None:
-        # Group membership may have been lost with the layer's server, and
-        # events certainly were: rejoin, and have every subscriber re-read.
+    async def _watch_layer(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_rejoin = loop.time()
+        for beat in itertools.count():
+            await asyncio.sleep(HEARTBEAT_INTERVAL_SECONDS)
+            arrived = self._heartbeats[beat] = loop.create_future()
+            try:
+                await asyncio.wait_for(
+                    self._layer.send(self._channel, {"type": HEARTBEAT, "beat": beat}), HEARTBEAT_TIMEOUT_SECONDS
+                )
+                await asyncio.wait_for(arrived, HEARTBEAT_TIMEOUT_SECONDS)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self._heartbeats.pop(beat, None)
+                self._mark_lost("The channel layer lost a heartbeat")
+                continue
+            if self._lost:
+                if await self._rejoin():
+                    self._resync_all()
+                    last_rejoin = loop.time()
+            elif loop.time() - last_rejoin > REJOIN_INTERVAL_SECONDS and await self._rejoin():
+                last_rejoin = loop.time()
+
+    def _mark_lost(self, reason: str, **log) -> None:
+        if not self._lost:
+            logger.warning("%s; subscribers will re-read once the channel layer is back", reason, **log)
+        self._lost = True
+
+    async def _rejoin(self) -> bool:
+        # After an outage the layer's server may have forgotten our groups.
         async with self._membership:
             for submission_id in list(self._inboxes):
                 try:
                     await self._layer.group_add(events.group_name(submission_id), self._channel)
                 except Exception:
-                    logger.exception("Rejoining the group of submission %s failed", submission_id)
-                    return
-            for inboxes in self._inboxes.values():
-                for inbox in inboxes:
-                    inbox.put(RESYNC)
+                    logger.warning("Rejoining the group of submission %s failed", submission_id, exc_info=True)
+                    return False
+        return True
+
+    def _resync_all(self) -> None:
+        self._lost = False
+        logger.info("The channel layer is back; every subscriber re-reads its submission")
+        for inboxes in self._inboxes.values():
+            for inbox in inboxes:
+                inbox.put(RESYNC)
 
     @asynccontextmanager
     async def subscribe(self, submission_id: str) -> AsyncIterator[Inbox]:

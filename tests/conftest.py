@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import os
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -12,6 +13,16 @@ from django.test import AsyncClient, Client
 
 from api.auth import api_token_create
 from submissions import events, services
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """A test database of this run's own, so that no one else's is reused or dropped."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        database.setdefault("TEST", {})["NAME"] = f"test_submissions_{os.getpid()}"
 
 
 @pytest.fixture(autouse=True)

