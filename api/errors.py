@@ -3,15 +3,12 @@
 This is the one place where an exception becomes `extensions.code`.
 """
 
-import logging
 from collections.abc import Iterator
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from submissions.exceptions import DomainError
-
-logger = logging.getLogger("api.errors")
 
 # Parse, validation and query-limit failures: the request itself is wrong.
 REQUEST_ERROR_CODE = "BAD_USER_INPUT"

@@ -77,11 +77,23 @@ class Listener:
         async with self._ready:
             if self._channel is None:
                 self._channel = await self._layer.new_channel(prefix="submissions")
+            if not self._tasks or any(task.done() for task in self._tasks):
+                for task in self._tasks:
+                    task.cancel()
                 self._tasks = [
                     asyncio.create_task(self._receive_events(), name="submission-events"),
                     asyncio.create_task(self._watch_layer(), name="submission-events-heartbeat"),
                 ]
+                for task in self._tasks:
+                    task.add_done_callback(self._on_task_done)
         return self._channel
+
+    def _on_task_done(self, task: asyncio.Task) -> None:
+        # A listener task ends only on a bug or at shutdown; then events may
+        # have been missed, and the next subscription restarts the tasks.
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("The submission event listener stopped", exc_info=task.exception())
+            self._mark_lost("The submission event listener stopped")
 
     async def _receive_events(self) -> None:
         while True:
@@ -118,9 +130,13 @@ class Listener:
                 self._mark_lost("The channel layer lost a heartbeat")
                 continue
             if self._lost:
+                # Cleared first, so that a loss marked while rejoining is kept.
+                self._lost = False
                 if await self._rejoin():
                     self._resync_all()
                     last_rejoin = loop.time()
+                else:
+                    self._lost = True
             elif loop.time() - last_rejoin > REJOIN_INTERVAL_SECONDS and await self._rejoin():
                 last_rejoin = loop.time()
 
@@ -141,7 +157,6 @@ class Listener:
         return True
 
     def _resync_all(self) -> None:
-        self._lost = False
         logger.info("The channel layer is back; every subscriber re-reads its submission")
         for inboxes in self._inboxes.values():
             for inbox in inboxes:
@@ -166,15 +181,19 @@ class Listener:
         try:
             yield inbox
         finally:
-            async with self._membership:
-                inboxes = self._inboxes[submission_id]
-                inboxes.discard(inbox)
-                if not inboxes:
-                    del self._inboxes[submission_id]
-                    try:
-                        await self._layer.group_discard(group, channel)
-                    except Exception:
-                        logger.exception("Leaving the group of submission %s failed", submission_id)
+            # Forget the inbox at once, even if cancelled again while leaving.
+            self._inboxes[submission_id].discard(inbox)
+            await asyncio.shield(self._leave_if_unused(submission_id))
+
+    async def _leave_if_unused(self, submission_id: str) -> None:
+        async with self._membership:
+            if self._inboxes.get(submission_id):
+                return
+            self._inboxes.pop(submission_id, None)
+            try:
+                await self._layer.group_discard(events.group_name(submission_id), self._channel)
+            except Exception:
+                logger.warning("Leaving the group of submission %s failed", submission_id, exc_info=True)
 
 
 _listeners: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Listener]" = weakref.WeakKeyDictionary()

@@ -42,6 +42,16 @@ class Submission(models.Model):
     def __str__(self) -> str:
         return f"{self.title} ({self.get_status_display()})"
 
+    def save(self, *args, **kwargs):
+        # `version` is assigned by the service layer under the row lock. A plain
+        # save (say, of an object loaded before other changes) must never write
+        # an old version back, or subscribers would see versions repeat.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.name for field in self._meta.concrete_fields if not field.primary_key and field.name != "version"
+            ]
+        super().save(*args, **kwargs)
+
 
 class Record(models.Model):
     """An animal or a sample of a submission, with free attributes."""

@@ -20,12 +20,16 @@ def transition_allowed(*, current: str, target: str) -> bool:
     return sources is None or Status(current) in sources
 
 
+def can_delete(status: str) -> bool:
+    return Status(status) not in {Status.WAITING, Status.SUBMITTED}
+
+
 def actions_for(*, status: str, has_records: bool) -> dict[str, bool]:
     """The actions a front end may offer for a submission in `status`."""
     status = Status(status)
     return {
         "can_edit": has_records and status not in {Status.WAITING, Status.SUBMITTED},
-        "can_delete": status not in {Status.WAITING, Status.SUBMITTED},
+        "can_delete": can_delete(status),
         "can_validate": status
         not in {
             Status.ERROR,

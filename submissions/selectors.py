@@ -1,5 +1,6 @@
 """Reads that respect who is asking: another owner's submission reads as not found."""
 
+from django.db import close_old_connections
 from django.db.models import QuerySet
 
 from submissions import events
@@ -47,6 +48,9 @@ def has_records(submission: Submission) -> bool:
 
 def submission_snapshot(*, viewer, submission_id) -> dict:
     """The event a new subscriber starts from: the submission now, with its summary."""
+    # Snapshots are read on a long-lived thread, outside any request cycle:
+    # drop a connection the database has closed (a restart) before using it.
+    close_old_connections()
     submission = submission_get(viewer=viewer, submission_id=submission_id)
     return events.status_event(
         submission,

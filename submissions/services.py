@@ -23,8 +23,8 @@ from submissions.models import (
 from submissions.summary import validation_summary
 
 MAX_RECORDS_PER_BATCH = 10_000
-MAX_TITLE_LENGTH = 255
-MAX_NAME_LENGTH = 255
+MAX_TITLE_LENGTH = Submission._meta.get_field("title").max_length
+MAX_NAME_LENGTH = Record._meta.get_field("name").max_length
 
 
 def _locked(submission: Submission | int) -> Submission:
@@ -55,6 +55,13 @@ def _publish_change(
     return event
 
 
+def _choice(choices, value, *, what: str):
+    try:
+        return choices(value)
+    except ValueError:
+        raise BadUserInput(f"Unknown {what} {value!r}; expected one of {', '.join(choices.values)}.") from None
+
+
 def submission_create(*, owner, title: str, description: str = "") -> Submission:
     title = title.strip()
     if not title:
@@ -68,7 +75,7 @@ def submission_delete(*, submission: Submission) -> None:
     """Delete a submission whose status allows it; its subscriptions complete."""
     with transaction.atomic():
         submission = _locked(submission)
-        if not rules.actions_for(status=submission.status, has_records=False)["can_delete"]:
+        if not rules.can_delete(submission.status):
             raise Forbidden(f"A submission cannot be deleted while it is {submission.get_status_display()}.")
         submission_id, version = submission.pk, submission.version
         submission.delete()
@@ -88,7 +95,7 @@ def set_status(
     A change the status rules do not allow raises InvalidTransition, unless
     `force` (an operator's reset).
     """
-    status = Status(status)
+    status = _choice(Status, status, what="status")
     with transaction.atomic():
         submission = _locked(submission)
         if not force and not rules.transition_allowed(current=submission.status, target=status):
@@ -96,13 +103,6 @@ def set_status(
         submission.status = status
         submission.message = message or ""
         return _publish_change(submission, include_validation=include_validation, fields=["status", "message"])
-
-
-def _choice(choices, value, *, what: str):
-    try:
-        return choices(value)
-    except ValueError:
-        raise BadUserInput(f"Unknown {what} {value!r}; expected one of {', '.join(choices.values)}.") from None
 
 
 def _check_names(items: list[dict], *, what: str) -> None:
@@ -154,8 +154,6 @@ def validation_results_record(*, submission: Submission, results: list[dict], co
     _check_names(results, what="results")
     for result in results:
         _choice(ValidationOutcome, result["outcome"], what="validation outcome")
-    if not results and not complete:
-        return validation_summary(submission_id=submission.pk)
     with transaction.atomic():
         submission = _locked(submission)
         records = {

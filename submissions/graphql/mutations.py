@@ -3,6 +3,7 @@ from asgiref.sync import sync_to_async
 from strawberry.types import Info
 
 from submissions import selectors, services
+from submissions.exceptions import Forbidden
 from submissions.graphql.inputs import (
     AddRecordsInput,
     CreateSubmissionInput,
@@ -20,6 +21,14 @@ def _run(service, *, viewer, submission_id, **kwargs):
     return service(submission=submission, **kwargs)
 
 
+def _delete(*, viewer, submission_id) -> str:
+    submission = selectors.submission_get(viewer=viewer, submission_id=submission_id)
+    if submission.owner_id != viewer.user.pk:
+        raise Forbidden("Only its owner may delete a submission.")
+    services.submission_delete(submission=submission)
+    return str(submission.pk)
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation
@@ -30,11 +39,10 @@ class Mutation:
         )
         return Submission.from_model(submission)
 
-    @strawberry.mutation(description="Deletes a submission whose actions allow it; returns its id.")
+    @strawberry.mutation(description="Deletes one's own submission when its actions allow; returns its id.")
     async def delete_submission(self, info: Info, id: strawberry.ID) -> strawberry.ID:
         viewer = require_viewer(info)
-        await sync_to_async(_run)(services.submission_delete, viewer=viewer, submission_id=id)
-        return id
+        return strawberry.ID(await sync_to_async(_delete)(viewer=viewer, submission_id=id))
 
     @strawberry.mutation
     async def update_submission_status(self, info: Info, input: UpdateSubmissionStatusInput) -> SubmissionStatusEvent:

@@ -2,7 +2,6 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
 from strawberry.types import Info
 
 from submissions import events, selectors
@@ -10,13 +9,6 @@ from submissions.exceptions import NotFound
 from submissions.graphql.permissions import require_viewer
 from submissions.graphql.types import SubmissionStatusEvent
 from submissions.listener import RESYNC, listener
-
-
-def _fresh_snapshot(**kwargs) -> dict:
-    # Snapshots are read on a long-lived thread, outside any request cycle:
-    # drop a connection the database has closed (a restart) before using it.
-    close_old_connections()
-    return selectors.submission_snapshot(**kwargs)
 
 
 @strawberry.type
@@ -29,7 +21,7 @@ class Subscription:
     ) -> AsyncGenerator[SubmissionStatusEvent, None]:
         viewer = require_viewer(info)
         submission_id = str(selectors.parse_submission_id(submission_id))
-        snapshot = sync_to_async(_fresh_snapshot)
+        snapshot = sync_to_async(selectors.submission_snapshot)
         # Subscribe, then snapshot, then stream: the group is joined before the
         # snapshot is read, so no change committed after the read is missed.
         # Do not read the snapshot before subscribing.

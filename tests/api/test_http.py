@@ -240,6 +240,13 @@ def test_an_owner_deletes_a_submission_only_when_its_actions_allow(owner, submis
     assert not Submission.objects.exists()
 
 
+def test_a_service_cannot_delete_an_owners_submission(service, submission):
+    services.set_status(submission, Status.LOADED)
+    result = service.execute("mutation ($id: ID!) { deleteSubmission(id: $id) }", {"id": submission.pk})
+    assert error_codes(result) == ["FORBIDDEN"]
+    assert Submission.objects.filter(pk=submission.pk).exists()
+
+
 def test_another_owner_cannot_delete_a_submission(other_owner, submission):
     services.set_status(submission, Status.LOADED)
     result = other_owner.execute("mutation ($id: ID!) { deleteSubmission(id: $id) }", {"id": submission.pk})

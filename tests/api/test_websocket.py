@@ -6,7 +6,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import transaction
 
 from api.asgi import MAX_SUBSCRIPTIONS_PER_CONNECTION, application
-from submissions import services
+from submissions import events, selectors, services
 from submissions.models import Status
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -200,7 +200,16 @@ async def test_a_subscription_completes_when_its_submission_is_deleted(connect, 
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-@pytest.mark.parametrize("payload", [{}, {"authorization": "Bearer wrong"}, {"authorization": "Basic abc"}])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"authorization": "Bearer wrong"},
+        {"authorization": "Basic abc"},
+        {"authorization": 123},
+        {"authorization": ["Bearer x"]},
+    ],
+)
 async def test_a_connection_init_without_valid_credentials_is_closed_with_4403(db, protocol, payload):
     socket = GraphQLSocket(protocol)
     connected, _ = await socket.communicator.connect()
@@ -253,3 +262,51 @@ async def test_subscriptions_per_connection_are_capped(connect, owner, submissio
     message = await socket.receive()
     assert message["type"] == "error" and message["id"] == "one-too-many"
     assert message["payload"][0]["message"] == "Subscription limit reached"
+
+
+async def test_a_change_committed_just_after_the_snapshot_was_read_still_arrives(
+    connect, owner, submission, monkeypatch
+):
+    # The subscription joins the group before it reads the snapshot; read in
+    # the other order, this change would fall between the two and be lost.
+    read_snapshot = selectors.submission_snapshot
+
+    def snapshot_then_a_change(**kwargs):
+        snapshot = read_snapshot(**kwargs)
+        services.set_status(submission, Status.LOADED, "committed after the read")
+        return snapshot
+
+    monkeypatch.setattr(selectors, "submission_snapshot", snapshot_then_a_change)
+    socket = await connect("graphql-transport-ws", bearer(owner))
+    await socket.subscribe("1", {"id": str(submission.pk)})
+
+    assert (await socket.next_event("1"))["version"] == 1
+    assert (await socket.next_event("1"))["message"] == "committed after the read"
+
+
+async def test_a_lost_event_is_made_up_for_by_a_snapshot(connect, owner, submission, monkeypatch):
+    socket = await connect("graphql-transport-ws", bearer(owner))
+    await socket.subscribe("1", {"id": str(submission.pk)})
+    await socket.next_event("1")
+
+    send = events._group_send
+    monkeypatch.setattr(events, "_group_send", lambda event: None if event["version"] == 2 else send(event))
+    await sync_to_async(services.set_status)(submission, Status.LOADED, "lost on the way")
+    await sync_to_async(services.set_status)(submission, Status.LOADED, "arrives")
+
+    event = await socket.next_event("1")
+    assert (event["version"], event["message"]) == (3, "arrives")
+    assert event["validationSummary"] is not None, "after a gap the subscriber re-reads the submission"
+
+
+async def test_an_event_delivered_twice_is_shown_once(connect, owner, submission, monkeypatch):
+    socket = await connect("graphql-transport-ws", bearer(owner))
+    await socket.subscribe("1", {"id": str(submission.pk)})
+    await socket.next_event("1")
+
+    send = events._group_send
+    monkeypatch.setattr(events, "_group_send", lambda event: (send(event), send(event)))
+    await sync_to_async(services.set_status)(submission, Status.LOADED, "first")
+    await sync_to_async(services.set_status)(submission, Status.LOADED, "second")
+
+    assert [(await socket.next_event("1"))["message"] for _ in range(2)] == ["first", "second"]

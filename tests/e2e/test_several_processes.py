@@ -168,3 +168,18 @@ async def test_a_stopped_process_closes_its_sockets_and_clients_resume_elsewhere
         assert (snapshot["version"], snapshot["message"]) == (2, "while away")
     finally:
         await client.close()
+
+
+async def test_a_subscription_idle_longer_than_a_redis_blocking_pop_still_gets_the_next_change(
+    cluster, service_token, submission_id
+):
+    # channels-redis blocks in BZPOPMIN for 5 s; a client socket timeout at or
+    # under that (redis-py 8's default) killed idle subscriptions.
+    server = cluster.servers[0]
+    client, _ = await subscribed(server, service_token, submission_id)
+    try:
+        await asyncio.sleep(7)  # the scenario itself: seven quiet seconds
+        await asyncio.to_thread(update_status, server, service_token, submission_id, "LOADED", "after a quiet spell")
+        assert (await client.next_event("1"))["message"] == "after a quiet spell"
+    finally:
+        await client.close()

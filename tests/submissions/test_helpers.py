@@ -173,3 +173,19 @@ async def test_send_message_from_a_stale_object_does_not_revert_a_newer_stored_s
     stored = await sync_to_async(fresh)(submission)
     assert (stored.status, stored.message) == (Status.LOADED, "Import finished")
     assert (event["status"], event["message"]) == ("LOADED", "Import finished")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_stale_object_saved_seed_style_never_rewinds_the_version(submission, no_sleeping):
+    stale = await sync_to_async(fresh)(submission)
+    await sync_to_async(services.set_status)(submission, Status.LOADED, "Import finished")
+    await sync_to_async(services.set_status)(submission, Status.LOADED, "Validating")
+    listener = await GroupProbe.join(submission.pk)
+
+    stale.message = "Worker note"
+    await sync_to_async(stale.save)()
+    await sync_to_async(send_message)(stale)
+
+    event = await listener.next()
+    assert event["version"] == 4, "versions go on growing after a stale save"
+    assert (await sync_to_async(fresh)(submission)).version == 4

@@ -594,3 +594,10 @@ async def test_a_change_reaches_only_the_group_of_its_own_submission(submission,
     await sync_to_async(services.set_status)(submission, Status.LOADED)
 
     await listener.assert_nothing_published()
+
+
+@pytest.mark.django_db
+def test_an_unknown_status_is_bad_user_input(submission):
+    with pytest.raises(BadUserInput):
+        services.set_status(submission, "BOGUS")
+    assert fresh(submission).version == 1
