@@ -6,6 +6,7 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from api.errors import ErrorCodes, is_unexpected
+from api.execution import SharedEventExecutionContext
 from submissions.graphql.mutations import Mutation
 from submissions.graphql.queries import Query
 from submissions.graphql.subscriptions import Subscription
@@ -29,6 +30,7 @@ schema = Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
+    execution_context_class=SharedEventExecutionContext,
     extensions=[
         lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),

@@ -1,3 +1,4 @@
+from collections import OrderedDict
 from collections.abc import AsyncGenerator
 
 import strawberry
@@ -9,6 +10,24 @@ from submissions.exceptions import NotFound
 from submissions.graphql.permissions import require_viewer
 from submissions.graphql.types import SubmissionStatusEvent
 from submissions.listener import RESYNC, listener
+
+# The event objects most recently built for streaming, by the identity of the
+# channel-layer message they come from: every subscription of this process
+# that receives the same message yields the same object, so its result can be
+# computed once (api.execution). Bounded; an evicted event is simply rebuilt.
+_SHARED_EVENTS_KEPT = 256
+_shared_events: OrderedDict[int, tuple[dict, SubmissionStatusEvent]] = OrderedDict()
+
+
+def _shared_event(event: dict) -> SubmissionStatusEvent:
+    kept = _shared_events.get(id(event))
+    if kept is not None and kept[0] is event:
+        return kept[1]
+    shared = SubmissionStatusEvent.from_event(event, shared=True)
+    _shared_events[id(event)] = (event, shared)
+    if len(_shared_events) > _SHARED_EVENTS_KEPT:
+        _shared_events.popitem(last=False)
+    return shared
 
 
 @strawberry.type
@@ -42,5 +61,5 @@ class Subscription:
                         return
                 if event["version"] <= last_version:
                     continue
-                yield SubmissionStatusEvent.from_event(event)
+                yield _shared_event(event)
                 last_version = event["version"]
