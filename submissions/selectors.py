@@ -46,14 +46,33 @@ def has_records(submission: Submission) -> bool:
     return submission.records.exists()
 
 
-def submission_snapshot(*, viewer, submission_id) -> dict:
-    """The event a new subscriber starts from: the submission now, with its summary."""
+def may_see(viewer, *, owner_id: int) -> bool:
+    return viewer.is_service or viewer.user.pk == owner_id
+
+
+def submission_state(*, submission_id) -> tuple[int, dict]:
+    """The owner's id and the event describing the submission now, with its summary.
+
+    For anyone: check `may_see` before showing it.
+    """
     # Snapshots are read on a long-lived thread, outside any request cycle:
     # drop a connection the database has closed (a restart) before using it.
     close_old_connections()
-    submission = submission_get(viewer=viewer, submission_id=submission_id)
-    return events.status_event(
+    try:
+        submission = Submission.objects.get(pk=parse_submission_id(submission_id))
+    except Submission.DoesNotExist:
+        raise NotFound(f"Submission {submission_id} not found.") from None
+    event = events.status_event(
         submission,
         has_records=has_records(submission),
         validation_summary=validation_summary(submission_id=submission.pk),
     )
+    return submission.owner_id, event
+
+
+def submission_snapshot(*, viewer, submission_id) -> dict:
+    """The event a new subscriber starts from: the submission now, with its summary."""
+    owner_id, event = submission_state(submission_id=submission_id)
+    if not may_see(viewer, owner_id=owner_id):
+        raise NotFound(f"Submission {submission_id} not found.")
+    return event

@@ -2,10 +2,9 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator
 
 import strawberry
-from asgiref.sync import sync_to_async
 from strawberry.types import Info
 
-from submissions import events, selectors
+from submissions import events, selectors, snapshots
 from submissions.exceptions import NotFound
 from submissions.graphql.permissions import require_viewer
 from submissions.graphql.types import SubmissionStatusEvent
@@ -40,12 +39,11 @@ class Subscription:
     ) -> AsyncGenerator[SubmissionStatusEvent, None]:
         viewer = require_viewer(info)
         submission_id = str(selectors.parse_submission_id(submission_id))
-        snapshot = sync_to_async(selectors.submission_snapshot)
         # Subscribe, then snapshot, then stream: the group is joined before the
         # snapshot is read, so no change committed after the read is missed.
         # Do not read the snapshot before subscribing.
         async with listener().subscribe(submission_id) as inbox:
-            event = await snapshot(viewer=viewer, submission_id=submission_id)
+            event = await snapshots.snapshot(viewer=viewer, submission_id=submission_id, not_before=snapshots.now())
             yield SubmissionStatusEvent.from_event(event)
             last_version = event["version"]
             while True:
@@ -56,7 +54,9 @@ class Subscription:
                     # Events were lost or reordered on the way: the database
                     # has the current state, newer than anything missed.
                     try:
-                        event = await snapshot(viewer=viewer, submission_id=submission_id)
+                        event = await snapshots.snapshot(
+                            viewer=viewer, submission_id=submission_id, not_before=snapshots.now()
+                        )
                     except NotFound:
                         return
                 if event["version"] <= last_version:

@@ -269,14 +269,14 @@ async def test_a_change_committed_just_after_the_snapshot_was_read_still_arrives
 ):
     # The subscription joins the group before it reads the snapshot; read in
     # the other order, this change would fall between the two and be lost.
-    read_snapshot = selectors.submission_snapshot
+    read_state = selectors.submission_state
 
-    def snapshot_then_a_change(**kwargs):
-        snapshot = read_snapshot(**kwargs)
+    def state_then_a_change(**kwargs):
+        state = read_state(**kwargs)
         services.set_status(submission, Status.LOADED, "committed after the read")
-        return snapshot
+        return state
 
-    monkeypatch.setattr(selectors, "submission_snapshot", snapshot_then_a_change)
+    monkeypatch.setattr(selectors, "submission_state", state_then_a_change)
     socket = await connect("graphql-transport-ws", bearer(owner))
     await socket.subscribe("1", {"id": str(submission.pk)})
 
