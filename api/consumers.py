@@ -7,7 +7,7 @@ from strawberry.channels import GraphQLWSConsumer as StrawberryGraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
-from api import shutdown
+from api import metrics, shutdown
 from api.auth import InvalidCredentials, resolve_viewer
 from api.flow_control import FlowControl
 
@@ -19,20 +19,30 @@ class GraphQLWSConsumer(StrawberryGraphQLWSConsumer):
     # (submissions.listener), so a connection needs no channel of its own.
     channel_layer_alias = "none"
     rejected = False
+    counted = False
     flow: FlowControl | None = None
 
     async def connect(self) -> None:
         if shutdown.shutting_down:
+            metrics.websockets_rejected.labels("shutting_down").inc()
             await self.close()  # refused before the handshake: HTTP 403
             return
         shutdown.track(self)
+        metrics.websockets_open.inc()
+        self.counted = True
         await super().connect()
 
     async def disconnect(self, code: int) -> None:
         try:
             await super().disconnect(code)
         finally:
+            if self.counted:
+                metrics.websockets_open.dec()
             shutdown.forget(self)
+
+    async def reject_websocket(self, request):
+        metrics.websockets_rejected.labels("origin").inc()
+        return await super().reject_websocket(request)
 
     async def pick_websocket_subprotocol(self, request) -> str | None:
         subprotocol = await super().pick_websocket_subprotocol(request)
@@ -80,6 +90,7 @@ class GraphQLWSConsumer(StrawberryGraphQLWSConsumer):
 
     def _rejection(self, message: str) -> ConnectionRejectionError:
         self.rejected = True
+        metrics.websockets_rejected.labels("unauthenticated").inc()
         return ConnectionRejectionError({"message": message, "extensions": {"code": "UNAUTHENTICATED"}})
 
     async def close(self, code=None, reason=None):

@@ -37,6 +37,14 @@ WEBSOCKET_ALLOWED_ORIGINS = [
 
 GRAPHIQL = env_flag("GRAPHIQL", DEBUG)
 
+# /metrics answers a Bearer METRICS_TOKEN, or clients on these networks.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = [
+    network.strip()
+    for network in os.environ.get("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128").split(",")
+    if network.strip()
+]
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",

@@ -16,7 +16,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
-from submissions import rules
+from submissions import metrics, rules
 from submissions.models import Submission
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ def publish_on_commit(event: dict) -> None:
 
 def _group_send(event: dict) -> None:
     async_to_sync(get_channel_layer().group_send)(group_name(event["submission_id"]), event)
+    metrics.events_published.labels(event["type"]).inc()
 
 
 def _send(event: dict) -> None:

@@ -1,10 +1,11 @@
+import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator
 
 import strawberry
 from strawberry.types import Info
 
-from submissions import events, selectors, snapshots
+from submissions import events, metrics, selectors, snapshots
 from submissions.exceptions import NotFound
 from submissions.graphql.permissions import require_viewer
 from submissions.graphql.types import SubmissionStatusEvent
@@ -42,24 +43,28 @@ class Subscription:
         # Subscribe, then snapshot, then stream: the group is joined before the
         # snapshot is read, so no change committed after the read is missed.
         # Do not read the snapshot before subscribing.
-        async with listener().subscribe(submission_id) as inbox:
-            event = await snapshots.snapshot(viewer=viewer, submission_id=submission_id, not_before=snapshots.now())
-            yield SubmissionStatusEvent.from_event(event)
-            last_version = event["version"]
-            while True:
-                event = await inbox.get()
-                if event["type"] == events.DELETED:
-                    return
-                if event is RESYNC or event["version"] > last_version + 1:
-                    # Events were lost or reordered on the way: the database
-                    # has the current state, newer than anything missed.
-                    try:
-                        event = await snapshots.snapshot(
-                            viewer=viewer, submission_id=submission_id, not_before=snapshots.now()
-                        )
-                    except NotFound:
-                        return
-                if event["version"] <= last_version:
-                    continue
-                yield _shared_event(event)
+        with metrics.subscriptions_active.track_inprogress():
+            async with listener().subscribe(submission_id) as inbox:
+                event = await snapshots.snapshot(viewer=viewer, submission_id=submission_id, not_before=snapshots.now())
+                yield SubmissionStatusEvent.from_event(event)
                 last_version = event["version"]
+                while True:
+                    event = await inbox.get()
+                    if event["type"] == events.DELETED:
+                        return
+                    if event is RESYNC or event["version"] > last_version + 1:
+                        # Events were lost or reordered on the way: the database
+                        # has the current state, newer than anything missed.
+                        try:
+                            event = await snapshots.snapshot(
+                                viewer=viewer, submission_id=submission_id, not_before=snapshots.now()
+                            )
+                        except NotFound:
+                            return
+                    if event["version"] <= last_version:
+                        continue
+                    shared = _shared_event(event)
+                    yield shared
+                    last_version = event["version"]
+                    metrics.events_delivered.inc()
+                    metrics.delivery_latency.observe(max(0.0, time.time() - shared.at.timestamp()))

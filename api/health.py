@@ -1,0 +1,40 @@
+"""Health endpoints for load balancers: /healthz (alive) and /readyz (can serve)."""
+
+import asyncio
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.db import connection
+from django.http import HttpResponse, JsonResponse
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+async def healthz(request):
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+def _database_answers() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+async def _channel_layer_round_trip() -> None:
+    layer = get_channel_layer()
+    channel = await layer.new_channel(prefix="readyz")
+    await layer.send(channel, {"type": "readyz.ping"})
+    await layer.receive(channel)
+
+
+async def readyz(request):
+    """200 when a database query and a channel-layer round trip both succeed in time, else 503."""
+    checks = {"database": sync_to_async(_database_answers)(), "channel_layer": _channel_layer_round_trip()}
+    failures = {}
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(check, CHECK_TIMEOUT_SECONDS)
+        except Exception as error:  # any failure means not ready; say which
+            failures[name] = type(error).__name__
+    if failures:
+        return JsonResponse({"ready": False, "failed": failures}, status=503)
+    return JsonResponse({"ready": True})
