@@ -1,0 +1,51 @@
+"""Production settings, as a process started with them sees them."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+PRODUCTION = {"DEBUG": "false", "SECRET_KEY": "a-real-secret-key-for-the-test", "ALLOWED_HOSTS": "status.example.org"}
+
+
+def django_settings(code: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings\n" + code],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "api.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_settings_refuse_to_start_without_a_secret_key():
+    result = django_settings("", DEBUG="false", SECRET_KEY="")
+    assert result.returncode != 0
+    assert "Set SECRET_KEY" in result.stderr
+
+
+def test_production_settings_turn_off_debug_and_graphiql_and_take_hosts_from_the_environment():
+    result = django_settings(
+        "print(settings.DEBUG, settings.GRAPHIQL, settings.ALLOWED_HOSTS, settings.CSRF_TRUSTED_ORIGINS)",
+        **PRODUCTION,
+        CSRF_TRUSTED_ORIGINS="https://status.example.org",
+    )
+    assert result.stdout.strip() == "False False ['status.example.org'] ['https://status.example.org']"
+
+
+def test_behind_tls_cookies_are_secure_and_hsts_is_on():
+    result = django_settings(
+        "print(settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE, settings.SECURE_HSTS_SECONDS > 0)",
+        **PRODUCTION,
+        TLS="true",
+    )
+    assert result.stdout.strip() == "True True True"
+
+
+def test_production_logs_are_one_json_object_a_line():
+    result = django_settings("import logging; logging.getLogger('api').warning('disk %s full', 'very')", **PRODUCTION)
+    entry = json.loads(result.stderr.strip().splitlines()[-1])
+    assert (entry["level"], entry["logger"], entry["message"]) == ("WARNING", "api", "disk very full")
