@@ -1,9 +1,17 @@
 """The root schema: the submissions API, with limits against abusive documents."""
 
 import logging
+from collections.abc import Iterator
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 
 from api.errors import ErrorCodes, is_unexpected
 from api.execution import SharedEventExecutionContext
@@ -16,6 +24,24 @@ logger = logging.getLogger("api.errors")
 MAX_QUERY_DEPTH = 10
 MAX_ALIASES = 30
 MAX_TOKENS = 5000
+
+
+class CachedParsing(ParserCache):
+    """ParserCache, except that a document that does not parse is reported the usual way.
+
+    ParserCache raises the syntax error from inside its hook, past the error
+    handling that gives it a code; leaving the document unparsed lets
+    Strawberry parse it again and report it like any other request error.
+    """
+
+    def on_parse(self) -> Iterator[None]:
+        try:
+            self.execution_context.graphql_document = self.cached_parse_document(
+                self.execution_context.query, **self.execution_context.parse_options
+            )
+        except GraphQLError:
+            pass
+        yield
 
 
 class Schema(strawberry.Schema):
@@ -32,6 +58,10 @@ schema = Schema(
     subscription=Subscription,
     execution_context_class=SharedEventExecutionContext,
     extensions=[
+        # Front ends send the same few documents over and over: parse and
+        # validate each once (subscribing a thousand pages costs one parse).
+        lambda: CachedParsing(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
         lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),

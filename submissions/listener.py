@@ -36,7 +36,9 @@ RETRY_DELAY_SECONDS = 1.0
 # events may have been lost, and the next one that does triggers a resync.
 HEARTBEAT = "listener.heartbeat"
 HEARTBEAT_INTERVAL_SECONDS = 2.0
-HEARTBEAT_TIMEOUT_SECONDS = 2.0
+# Generous: a busy process answers its own heartbeat late, and a false alarm
+# makes every subscriber re-read at once, which makes it busier still.
+HEARTBEAT_TIMEOUT_SECONDS = 10.0
 # The core layer forgets group members after its group_expiry (one day):
 # a listener that lives longer must join its groups again.
 REJOIN_INTERVAL_SECONDS = 3600.0

@@ -5,11 +5,9 @@ from collections.abc import AsyncGenerator
 import strawberry
 from strawberry.types import Info
 
-from submissions import events, metrics, selectors, snapshots
-from submissions.exceptions import NotFound
+from submissions import metrics, selectors, streams
 from submissions.graphql.permissions import require_viewer
 from submissions.graphql.types import SubmissionStatusEvent
-from submissions.listener import RESYNC, listener
 
 # The event objects most recently built for streaming, by the identity of the
 # channel-layer message they come from: every subscription of this process
@@ -40,31 +38,12 @@ class Subscription:
     ) -> AsyncGenerator[SubmissionStatusEvent, None]:
         viewer = require_viewer(info)
         submission_id = str(selectors.parse_submission_id(submission_id))
-        # Subscribe, then snapshot, then stream: the group is joined before the
-        # snapshot is read, so no change committed after the read is missed.
-        # Do not read the snapshot before subscribing.
         with metrics.subscriptions_active.track_inprogress():
-            async with listener().subscribe(submission_id) as inbox:
-                event = await snapshots.snapshot(viewer=viewer, submission_id=submission_id, not_before=snapshots.now())
-                yield SubmissionStatusEvent.from_event(event)
-                last_version = event["version"]
-                while True:
-                    event = await inbox.get()
-                    if event["type"] == events.DELETED:
-                        return
-                    if event is RESYNC or event["version"] > last_version + 1:
-                        # Events were lost or reordered on the way: the database
-                        # has the current state, newer than anything missed.
-                        try:
-                            event = await snapshots.snapshot(
-                                viewer=viewer, submission_id=submission_id, not_before=snapshots.now()
-                            )
-                        except NotFound:
-                            return
-                    if event["version"] <= last_version:
-                        continue
-                    shared = _shared_event(event)
-                    yield shared
-                    last_version = event["version"]
-                    metrics.events_delivered.inc()
-                    metrics.delivery_latency.observe(max(0.0, time.time() - shared.at.timestamp()))
+            async for event, shared in streams.submission_events(viewer=viewer, submission_id=submission_id):
+                if not shared:
+                    yield SubmissionStatusEvent.from_event(event)
+                    continue
+                shared_event = _shared_event(event)
+                yield shared_event
+                metrics.events_delivered.inc()
+                metrics.delivery_latency.observe(max(0.0, time.time() - shared_event.at.timestamp()))

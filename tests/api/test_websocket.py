@@ -310,3 +310,27 @@ async def test_an_event_delivered_twice_is_shown_once(connect, owner, submission
     await sync_to_async(services.set_status)(submission, Status.LOADED, "second")
 
     assert [(await socket.next_event("1"))["message"] for _ in range(2)] == ["first", "second"]
+
+
+async def test_events_that_arrive_out_of_order_are_shown_in_version_order(connect, owner, submission, monkeypatch):
+    socket = await connect("graphql-transport-ws", bearer(owner))
+    await socket.subscribe("1", {"id": str(submission.pk)})
+    await socket.next_event("1")
+
+    send, held = events._group_send, []
+
+    def second_overtakes_first(event):
+        if event["version"] == 2:
+            held.append(event)
+            return
+        send(event)
+        for event in held:
+            send(event)
+
+    monkeypatch.setattr(events, "_group_send", second_overtakes_first)
+    await sync_to_async(services.set_status)(submission, Status.LOADED, "first")
+    await sync_to_async(services.set_status)(submission, Status.LOADED, "second")
+
+    received = [await socket.next_event("1") for _ in range(2)]
+    assert [(event["version"], event["message"]) for event in received] == [(2, "first"), (3, "second")]
+    assert received[1]["validationSummary"] is None, "each change itself, not a snapshot"
