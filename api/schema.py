@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -52,6 +53,13 @@ class Schema(strawberry.Schema):
                 logger.error("Unexpected error in %s", error.path, exc_info=error.original_error)
 
 
+# The limiters' rules are built once: ValidationCache keys on the rules, and a
+# limiter built per operation (as a factory would) makes new ones every time.
+LIMIT_RULES = [
+    *QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+]
+
 schema = Schema(
     query=Query,
     mutation=Mutation,
@@ -62,8 +70,7 @@ schema = Schema(
         # validate each once (subscribing a thousand pages costs one parse).
         lambda: CachedParsing(maxsize=256),
         lambda: ValidationCache(maxsize=256),
-        lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: AddValidationRules(LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         ErrorCodes,
     ],

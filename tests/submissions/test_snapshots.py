@@ -63,3 +63,17 @@ async def test_a_shared_read_still_hides_another_owners_submission(owner, other_
     assert mine["version"] == 1
     assert isinstance(theirs, NotFound)
     assert len(counted_reads) == 1
+
+
+async def test_a_crowd_arriving_while_a_read_runs_shares_the_read_that_follows(owner, submission, counted_reads):
+    viewer = viewer_of(owner)
+    first = asyncio.ensure_future(
+        snapshots.snapshot(viewer=viewer, submission_id=str(submission.pk), not_before=snapshots.now())
+    )
+    await asyncio.sleep(0)  # the first read has started
+    crowd = [
+        snapshots.snapshot(viewer=viewer, submission_id=str(submission.pk), not_before=snapshots.now())
+        for _ in range(5)
+    ]
+    await asyncio.gather(first, *crowd)
+    assert len(counted_reads) == 2
