@@ -2,6 +2,8 @@
 
 import hashlib
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -45,12 +47,31 @@ def bearer_token(authorization: str | None) -> str | None:
     return authorization[len(BEARER_PREFIX) :].strip() or None
 
 
+# Recently checked tokens, so that a thousand connections opened with one
+# service token cost one query, not a thousand. A deleted token or a
+# deactivated user is refused again after at most this long.
+TOKEN_CACHE_SECONDS = 60.0
+TOKEN_CACHE_SIZE = 10_000
+_recent_viewers: dict[str, tuple[Viewer, float]] = {}
+_recent_viewers_lock = threading.Lock()
+
+
 def viewer_for_token(token: str) -> Viewer:
     """The viewer a token stands for; raises InvalidCredentials for an unknown token."""
-    api_token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(token)).first()
+    key_hash = hash_token(token)
+    cached = _recent_viewers.get(key_hash)
+    if cached is not None and cached[1] > time.monotonic():
+        return cached[0]
+    api_token = ApiToken.objects.select_related("user").filter(key_hash=key_hash).first()
     if api_token is None or not api_token.user.is_active:
+        _recent_viewers.pop(key_hash, None)
         raise InvalidCredentials("Invalid API token.")
-    return Viewer(user=api_token.user, is_service=api_token.is_service or api_token.user.is_staff)
+    viewer = Viewer(user=api_token.user, is_service=api_token.is_service or api_token.user.is_staff)
+    with _recent_viewers_lock:  # requests check tokens on several threads
+        if len(_recent_viewers) >= TOKEN_CACHE_SIZE:
+            _recent_viewers.pop(next(iter(_recent_viewers)))
+        _recent_viewers[key_hash] = (viewer, time.monotonic() + TOKEN_CACHE_SECONDS)
+    return viewer
 
 
 def viewer_for_user(user) -> Viewer | None:

@@ -75,6 +75,14 @@ class GroupProbe:
 
 
 @pytest.fixture(autouse=True)
+def forget_recent_tokens():
+    """Each test's database is new: tokens remembered from another test mean nothing."""
+    from api import auth
+
+    auth._recent_viewers.clear()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

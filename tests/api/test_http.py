@@ -369,3 +369,14 @@ class TestSessions:
         call_command("demo", stdout=open("/dev/null", "w"))
         response = Client().post("/accounts/login/", {"username": "demo", "password": "demo"})
         assert response.status_code == 302 and response["Location"] == "/graphql/"
+
+
+def test_a_deleted_token_is_refused_once_the_token_cache_expires(owner, monkeypatch):
+    from api import auth
+    from api.models import ApiToken
+
+    assert owner.execute("{ viewer { username } }")["data"]["viewer"] == {"username": "olivia"}
+    ApiToken.objects.filter(user=owner.user).delete()
+    monkeypatch.setattr(auth, "TOKEN_CACHE_SECONDS", 0.0)
+    auth._recent_viewers.clear()
+    assert error_codes(owner.execute("{ submissions { id } }")) == ["UNAUTHENTICATED"]
