@@ -79,6 +79,16 @@ class Project:
         return server
 
 
+def graphql_post(url: str, query: str, variables: dict | None = None, *, token: str) -> dict:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
 @dataclass
 class Server:
     process: subprocess.Popen
@@ -94,13 +104,7 @@ class Server:
         return f"ws://127.0.0.1:{self.port}/graphql/"
 
     def execute(self, query: str, variables: dict | None = None, *, token: str) -> dict:
-        request = urllib.request.Request(
-            self.http_url,
-            data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
+        return graphql_post(self.http_url, query, variables, token=token)
 
     def stop(self) -> None:
         if self.process.poll() is None:

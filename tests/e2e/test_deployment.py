@@ -1,0 +1,116 @@
+"""The containers' set-up without containers: two daphne processes behind nginx with
+docker/nginx.conf, PostgreSQL and Redis, used through the load balancer."""
+
+import asyncio
+import re
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import websockets
+
+from tests.e2e.client import GraphQLWebSocket
+from tests.e2e.conftest import STARTUP_TIMEOUT_SECONDS, free_port, graphql_post, require_service
+
+NGINX_CONF = Path(__file__).resolve().parents[2] / "docker" / "nginx.conf"
+UPDATE_STATUS = """
+mutation ($input: UpdateSubmissionStatusInput!) { updateSubmissionStatus(input: $input) { version } }
+"""
+
+
+class LoadBalancer:
+    def __init__(self, folder: Path, backends: list[int]):
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        if not Path(nginx).exists():
+            require_service("nginx", FileNotFoundError(nginx))
+        self.port = free_port()
+        conf = NGINX_CONF.read_text()
+        upstreams = "".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;\n" for port in backends)
+        conf = re.sub(r"(        server web\d:8000[^\n]*\n)+", upstreams, conf)
+        conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{self.port};")
+        conf = conf.replace("pid /tmp/nginx.pid;", f"pid {folder / 'nginx.pid'};")
+        # An unprivileged nginx keeps its temporary files in the test's folder.
+        temp_paths = ""
+        for temp in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (folder / temp).mkdir(exist_ok=True)
+            temp_paths += f"    {temp}_temp_path {folder / temp};\n"
+        conf = conf.replace("http {\n", "http {\n" + temp_paths, 1)
+        (folder / "nginx.conf").write_text(conf)
+        self.process = subprocess.Popen(
+            [nginx, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-g", "daemon off;"],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.url}/nginx-health", timeout=1)
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"nginx did not start: {self.process.stderr.read()}") from None
+                time.sleep(0.05)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("cluster", ["core"], indirect=True)
+async def test_through_the_load_balancer_subscriptions_follow_changes_and_survive_a_stopped_process(cluster, tmp_path):
+    token = cluster.manage("create_api_token", "pipeline", "--create-user", "--service").strip()
+    first, second = cluster.start_server(), cluster.start_server()
+    balancer = LoadBalancer(tmp_path, [first.port, second.port])
+    graphql_url = f"{balancer.url}/graphql/"
+    try:
+        with urllib.request.urlopen(f"{balancer.url}/readyz", timeout=5) as response:
+            assert response.status == 200
+
+        pk = graphql_post(graphql_url, 'mutation { createSubmission(input: {title: "Herd"}) { id } }', token=token)[
+            "data"
+        ]["createSubmission"]["id"]
+
+        clients = []
+        for _ in range(4):  # spread over both processes by the balancer
+            client = GraphQLWebSocket(f"ws://127.0.0.1:{balancer.port}/graphql/")
+            assert (await client.connect({"authorization": f"Bearer {token}"}))["type"] == "connection_ack"
+            await client.subscribe("1", {"id": pk})
+            assert (await client.next_event("1"))["version"] == 1
+            clients.append(client)
+
+        variables = {"input": {"id": pk, "status": "LOADED", "message": "through nginx"}}
+        assert (await asyncio.to_thread(graphql_post, graphql_url, UPDATE_STATUS, variables, token=token))["data"]
+        for client in clients:
+            assert (await client.next_event("1"))["message"] == "through nginx"
+
+        # One process stops: its clients are closed cleanly and come back through
+        # the balancer to the other, starting from a snapshot.
+        second.process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(second.process.wait, 15) == 0
+        variables = {"input": {"id": pk, "status": "LOADED", "message": "after the stop"}}
+        assert (await asyncio.to_thread(graphql_post, graphql_url, UPDATE_STATUS, variables, token=token))["data"]
+        closed = []
+        for client in clients:
+            try:
+                assert (await client.next_event("1"))["message"] == "after the stop"
+            except websockets.ConnectionClosed as error:
+                assert error.rcvd is not None and error.rcvd.code == 1000, "closed with a close frame"
+                closed.append(client)
+        assert 0 < len(closed) < len(clients), "the balancer had spread the clients over both processes"
+
+        reconnected = GraphQLWebSocket(f"ws://127.0.0.1:{balancer.port}/graphql/")
+        await reconnected.connect({"authorization": f"Bearer {token}"})
+        await reconnected.subscribe("1", {"id": pk})
+        snapshot = await reconnected.next_event("1")
+        assert (snapshot["version"], snapshot["message"]) == (3, "after the stop")
+        await reconnected.close()
+    finally:
+        balancer.stop()
