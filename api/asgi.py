@@ -30,10 +30,17 @@ graphql_websocket = GraphQLWSConsumer.as_asgi(
     max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
 )
 
+websocket_routes = [re_path(r"^graphql/?$", graphql_websocket)]
+if os.environ.get("BENCH_ENDPOINTS") == "1":
+    # The benchmark's baselines (python -m bench); never set in production.
+    from api.bench_consumers import bench_routes  # noqa: E402
+
+    websocket_routes += bench_routes()
+
 application = ProtocolTypeRouter(
     {
         # GraphiQL's scripts are served from here, so it works with no internet.
         "http": ASGIStaticFilesHandler(django_application),
-        "websocket": AuthMiddlewareStack(URLRouter([re_path(r"^graphql/?$", graphql_websocket)])),
+        "websocket": AuthMiddlewareStack(URLRouter(websocket_routes)),
     }
 )
