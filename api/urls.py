@@ -7,10 +7,13 @@ from api.health import healthz, readyz
 from api.metrics import metrics
 from api.schema import schema
 from api.views import GraphQLView
+from submissions import views
 
 graphql = GraphQLView.as_view(schema=schema, graphql_ide="graphiql" if settings.GRAPHIQL else None)
 
 urlpatterns = [
+    path("", views.submission_list, name="submission-list"),
+    path("submissions/<int:submission_id>/", views.submission_detail, name="submission-detail"),
     path("graphql/", graphql),
     path("graphql", graphql),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -368,7 +368,7 @@ class TestSessions:
 
         call_command("demo", stdout=open("/dev/null", "w"))
         response = Client().post("/accounts/login/", {"username": "demo", "password": "demo"})
-        assert response.status_code == 302 and response["Location"] == "/graphql/"
+        assert response.status_code == 302 and response["Location"] == "/"
 
 
 def test_a_deleted_token_is_refused_once_the_token_cache_expires(owner, monkeypatch):

@@ -58,11 +58,11 @@ class Project:
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    def start_server(self) -> "Server":
+    def start_server(self, port: int = 0) -> "Server":
         log_path = self.folder / f"daphne-{len(self.servers)}.log"
         log = log_path.open("w")
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "0", "api.asgi:application"],
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "api.asgi:application"],
             cwd=PROJECT_DIR,
             env=self.env,
             stdout=log,

@@ -1,0 +1,137 @@
+"""What a person sees, in headless Chromium: the live submission page and GraphiQL."""
+
+import re
+import shutil
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.e2e.conftest import require_service
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 10_000
+RECORD_RESULTS = """
+mutation ($input: RecordValidationResultsInput!) { recordValidationResults(input: $input) { animals { unknown } } }
+"""
+
+
+@pytest.fixture
+def chromium():
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(executable).exists():
+        require_service("Chromium", FileNotFoundError(executable))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        expect.set_options(timeout=TIMEOUT_MS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def demo(project):
+    project.manage("demo")
+    return project
+
+
+def signed_in_page(browser, server, problems: list):
+    page = browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.goto(f"http://127.0.0.1:{server.port}/accounts/login/")
+    page.fill("#id_username", "demo")
+    page.fill("#id_password", "demo")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"http://127.0.0.1:{server.port}/")
+    return page
+
+
+def test_the_details_page_follows_status_message_counts_and_actions_live(demo, chromium):
+    server = demo.start_server()
+    token = demo.manage("create_api_token", "pipeline", "--create-user", "--service").strip()
+    problems = []
+    page = signed_in_page(chromium, server, problems)
+    page.click("text=Pig trial")
+    page.wait_for_selector(".connection-live")
+    expect(page.locator("#animals-summary")).to_have_text("12 animals, 3 with issues, 2 waiting to be validated")
+    assert page.inner_text("#status") == "Need Revision"
+    assert (
+        page.inner_text("#messages tbody")
+        == "animal\tBirth date is in the future\tbirth_date\t3: sow-008, sow-009, sow-010"
+    )
+    assert not page.is_disabled("#action-delete") and page.is_disabled("#action-submit")
+
+    demo.manage("set_submission_status", "3", "LOADED", "--message", "Revalidating <now>", "--force")
+    expect(page.locator("#status")).to_have_text("Loaded")
+    assert "status-loaded" in page.get_attribute("#status", "class")
+    assert page.inner_text("#message") == "Revalidating <now>", "shown as text, never as markup"
+    assert page.inner_text("#announcer") == "Status changed to Loaded"
+
+    results = [{"kind": "ANIMAL", "name": name, "outcome": "PASS"} for name in ("sow-011", "sow-012")]
+    server.execute(RECORD_RESULTS, {"input": {"submissionId": "3", "results": results}}, token=token)
+    expect(page.locator("#animals-summary")).to_have_text("12 animals, 3 with issues, 0 waiting to be validated")
+    assert problems == []
+
+
+def test_the_page_says_when_it_is_reconnecting_and_is_right_again_after(demo, chromium):
+    server = demo.start_server()
+    problems = []
+    page = signed_in_page(chromium, server, problems)
+    page.goto(f"http://127.0.0.1:{server.port}/submissions/2/")
+    page.wait_for_selector(".connection-live")
+
+    server.stop()
+    page.wait_for_selector(".connection-reconnecting")
+    assert page.inner_text("#connection") == "Reconnecting…"
+    demo.manage("set_submission_status", "2", "READY", "--message", "Changed while you were away")
+    demo.start_server(port=server.port)
+
+    page.wait_for_selector(".connection-live", timeout=30_000)
+    expect(page.locator("#status")).to_have_text("Ready")
+    assert page.inner_text("#message") == "Changed while you were away"
+
+
+def test_pages_have_no_inline_script_and_a_strict_content_security_policy(demo, chromium):
+    server = demo.start_server()
+    problems = []
+    page = signed_in_page(chromium, server, problems)
+    response = page.goto(f"http://127.0.0.1:{server.port}/submissions/1/")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page.content())
+    page.wait_for_selector(".connection-live")
+    assert [problem for problem in problems if "Content Security Policy" in problem] == []
+    assert page.get_attribute("#announcer", "aria-live") == "polite"
+    for button in page.query_selector_all("[data-action]"):
+        assert button.inner_text().strip()
+
+
+def test_graphiql_shows_subscription_events_as_they_arrive(demo, chromium):
+    server = demo.start_server()
+    page = signed_in_page(chromium, server, [])
+    page.goto(f"http://127.0.0.1:{server.port}/graphql/")
+    page.click(".graphiql-execute-button")
+    expect(page.locator(".result-window")).to_contain_text("submissionStatus")
+    demo.manage("set_submission_status", "2", "LOADED", "--message", "Hello from the CLI")
+    expect(page.locator(".result-window")).to_contain_text("Hello from the CLI")
+
+
+def test_another_owners_submission_page_is_not_found(demo, chromium):
+    server = demo.start_server()
+    token = demo.manage("create_api_token", "someone", "--create-user").strip()
+    other = server.execute('mutation { createSubmission(input: {title: "Not yours"}) { id } }', token=token)
+    page = signed_in_page(chromium, server, [])
+    response = page.goto(f"http://127.0.0.1:{server.port}/submissions/{other['data']['createSubmission']['id']}/")
+    assert response.status == 404
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz", timeout=5) as health:
+        assert health.status == 200
