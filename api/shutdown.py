@@ -2,8 +2,8 @@
 
 Daphne stops on SIGTERM by dropping every connection, which clients see as a
 network failure (1006). Instead, on the first SIGTERM this process refuses new
-WebSockets, closes the open ones with a close frame so that clients reconnect
-to another process at once, waits for them to go (bounded), and then lets
+WebSockets, closes the open ones with 1001 (Going Away) so that clients
+reconnect to another process at once, waits for them to go (bounded), and then lets
 daphne stop. A second SIGTERM stops at once.
 """
 
@@ -15,10 +15,7 @@ import weakref
 
 logger = logging.getLogger(__name__)
 
-# 1001 (Going Away) would say it best, but daphne's WebSocket library only
-# lets an application close with 1000 or 3000-4999; graphql-ws clients
-# reconnect after a 1000 while they have subscriptions.
-CLOSE_CODE = 1000
+GOING_AWAY = 1001
 DRAIN_TIMEOUT_SECONDS = 10.0
 
 _open_sockets: "weakref.WeakSet" = weakref.WeakSet()
@@ -45,6 +42,7 @@ def _install() -> None:
     if _installed or reactor is None:
         return
     _installed = True
+    _allow_going_away()
     loop = asyncio.get_running_loop()
     stop_now = signal.getsignal(signal.SIGTERM)
 
@@ -55,6 +53,24 @@ def _install() -> None:
             loop.call_soon_threadsafe(lambda: asyncio.ensure_future(_drain_then_stop(reactor)))
 
     signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def _allow_going_away() -> None:
+    # Daphne's WebSocket library (autobahn) lets an application close only
+    # with 1000 or 3000-4999, but 1001 is the code that says "this server is
+    # going away": graphql-ws clients reconnect on it. Let 1001 through, as
+    # the close frame it is, and leave every other code to daphne.
+    from daphne.ws_protocol import WebSocketProtocol
+
+    close = WebSocketProtocol.serverClose
+
+    def server_close(self, code=None):
+        if code == GOING_AWAY:
+            self.sendCloseFrame(code=GOING_AWAY, reasonUtf8=b"server shutting down", isReply=False)
+        else:
+            close(self, code)
+
+    WebSocketProtocol.serverClose = server_close
 
 
 def _running_reactor():
@@ -71,9 +87,9 @@ async def _drain_then_stop(reactor) -> None:
     shutting_down = True
     _all_closed = asyncio.Event()
     sockets = list(_open_sockets)
-    logger.info("SIGTERM: closing %d WebSockets before stopping", len(sockets))
+    logger.info("SIGTERM: closing %d WebSockets with %d before stopping", len(sockets), GOING_AWAY)
     for consumer in sockets:
-        await consumer.close(code=CLOSE_CODE)
+        await consumer.close(code=GOING_AWAY)
     if sockets:
         try:
             await asyncio.wait_for(_all_closed.wait(), DRAIN_TIMEOUT_SECONDS)
