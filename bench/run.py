@@ -1,0 +1,75 @@
+"""Runs scenarios x layers x variants, each variant on its own fresh daphne process."""
+
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.measure import Options, measure
+from bench.scenarios import Scenario
+from bench.servers import Server, layer_environment
+
+VARIANTS = ("ours", "naive", "raw")
+
+
+def run_all(
+    scenarios: list[Scenario], layers: list[str], variants: list[str], options: Options, keep: bool = False
+) -> list[dict]:
+    """Start the servers (one per variant, fresh database per layer) and measure every combination."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-"))
+    results = []
+    try:
+        for layer in layers:
+            with layer_environment(layer, folder / layer) as environment:
+                for scenario in scenarios:
+                    for variant in variants:
+                        server = environment.start_server(f"{scenario.name}-{variant}")
+                        try:
+                            result = _measure(server, environment.token, layer, variant, scenario, options)
+                        finally:
+                            server.stop()
+                        results.append(result)
+    finally:
+        if keep:
+            print(f"Logs and databases kept in {folder}", file=sys.stderr)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+    return results
+
+
+def run_external(
+    server: Server, token: str, scenarios: list[Scenario], variants: list[str], options: Options
+) -> list[dict]:
+    """Measure a server someone else started (its baselines need BENCH_ENDPOINTS=1)."""
+    return [
+        _measure(server, token, "external", variant, scenario, options)
+        for scenario in scenarios
+        for variant in variants
+    ]
+
+
+def _measure(server: Server, token: str, layer: str, variant: str, scenario: Scenario, options: Options) -> dict:
+    head = {"scenario": scenario.name, "layer": layer, "variant": variant, "parameters": vars(scenario)}
+    print(f"{scenario.name} / {layer} / {variant}: measuring...", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    try:
+        result = {**head, **measure(server, token, variant, scenario, options)}
+    except Exception as error:
+        # One failed variant must not lose the others' results.
+        result = {**head, "error": f"{type(error).__name__}: {error}"}
+    if "error" in result:
+        result["server_log_tail"] = server.log_tail()
+    print(f"  done in {time.monotonic() - started:.1f} s: {_brief(result)}", file=sys.stderr, flush=True)
+    return result
+
+
+def _brief(result: dict) -> str:
+    if "error" in result:
+        return result["error"]
+    latency = result["latency_ms"]
+    return (
+        f"{result['connections']} connections, set-up {result['setup_s']} s, "
+        f"{result['delivered']}/{result['expected']} delivered, p99 {latency['p99']} ms, "
+        f"{result['deliveries_per_s']}/s, {result['rss_per_connection_kib']} KiB/connection"
+    )
