@@ -49,3 +49,23 @@ def test_production_logs_are_one_json_object_a_line():
     result = django_settings("import logging; logging.getLogger('api').warning('disk %s full', 'very')", **PRODUCTION)
     entry = json.loads(result.stderr.strip().splitlines()[-1])
     assert (entry["level"], entry["logger"], entry["message"]) == ("WARNING", "api", "disk very full")
+
+
+def test_redis_sentinels_and_tls_urls_reach_channels_redis_as_it_expects_them():
+    code = "import json; print(json.dumps(settings.CHANNEL_LAYERS['default']))"
+    sentinel = json.loads(
+        django_settings(code, REDIS_SENTINELS="10.0.0.1:26379,10.0.0.2:26379", REDIS_SENTINEL_MASTER="events").stdout
+    )
+    host = sentinel["CONFIG"]["hosts"][0]
+    assert host["sentinels"] == [["10.0.0.1", 26379], ["10.0.0.2", 26379]] and host["master_name"] == "events"
+
+    tls = json.loads(
+        django_settings(code, REDIS_URL="rediss://cache.example.org:6380/0", CHANNEL_LAYER="pubsub").stdout
+    )
+    assert tls["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert tls["CONFIG"]["hosts"][0]["address"] == "rediss://cache.example.org:6380/0"
+
+
+def test_an_unknown_channel_layer_is_refused_at_start():
+    result = django_settings("", REDIS_URL="redis://127.0.0.1:6379/0", CHANNEL_LAYER="kafka")
+    assert result.returncode != 0 and "CHANNEL_LAYER must be one of" in result.stderr
