@@ -33,27 +33,15 @@ class Project:
     servers: list = field(default_factory=list)
 
     def manage(self, *args: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=PROJECT_DIR,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout
+        return self._run("manage.py", *args)
 
     def python(self, code: str) -> str:
         """Run `code` in a plain Python worker process with Django set up."""
-        prelude = "import django; django.setup()\n"
+        return self._run("-c", "import django; django.setup()\n" + code)
+
+    def _run(self, *args: str) -> str:
         result = subprocess.run(
-            [sys.executable, "-c", prelude + code],
-            cwd=PROJECT_DIR,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
+            [sys.executable, *args], cwd=PROJECT_DIR, env=self.env, capture_output=True, text=True, timeout=60
         )
         assert result.returncode == 0, result.stderr
         return result.stdout
