@@ -64,12 +64,11 @@ def viewer_for_token(token: str) -> Viewer:
         return cached[0]
     api_token = ApiToken.objects.select_related("user").filter(key_hash=key_hash).first()
     if api_token is None or not api_token.user.is_active:
-        _recent_viewers.pop(key_hash, None)
         raise InvalidCredentials("Invalid API token.")
     viewer = Viewer(user=api_token.user, is_service=api_token.is_service or api_token.user.is_staff)
     with _recent_viewers_lock:  # requests check tokens on several threads
         if len(_recent_viewers) >= TOKEN_CACHE_SIZE:
-            _recent_viewers.pop(next(iter(_recent_viewers)))
+            _recent_viewers.pop(next(iter(_recent_viewers)), None)
         _recent_viewers[key_hash] = (viewer, time.monotonic() + TOKEN_CACHE_SECONDS)
     return viewer
 

@@ -33,6 +33,8 @@ class GraphQLWSConsumer(StrawberryGraphQLWSConsumer):
         await super().connect()
 
     async def disconnect(self, code: int) -> None:
+        if self.flow is not None:
+            self.flow.close()  # a send stalled on a client that left must not hold up the close
         try:
             await super().disconnect(code)
         finally:

@@ -15,10 +15,10 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 class SharedEventExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def execute_operation(self, serially=None):
         cache = getattr(self.root_value, "shared_results", None)
-        if cache is None:
+        if cache is None or self.operation.loc is None:
             return super().execute_operation(serially)
         key = (
-            self.operation.loc.source.body if self.operation.loc else id(self.operation),
+            self.operation.loc.source.body,
             self.operation.name.value if self.operation.name else None,
             json.dumps(self.variable_values.coerced, sort_keys=True, default=str),
         )

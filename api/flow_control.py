@@ -33,6 +33,11 @@ class FlowControl:
             await send_ping()
         self.unacknowledged += 1
 
+    def close(self) -> None:
+        """The connection is gone: nothing waits for a pong any more."""
+        self.window = float("inf")
+        self._pong.set()
+
     def on_pong(self) -> None:
         """The client has read everything sent before the last ping."""
         if self._ping_sent_at is not None:

@@ -91,11 +91,13 @@ class Listener:
         return self._channel
 
     def _on_task_done(self, task: asyncio.Task) -> None:
-        # A listener task ends only on a bug or at shutdown; then events may
-        # have been missed, and the next subscription restarts the tasks.
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("The submission event listener stopped", exc_info=task.exception())
-            self._mark_lost("The submission event listener stopped")
+        # A listener task ends only on a bug (or at shutdown, cancelled):
+        # events may have been missed, so restart, and resync everyone.
+        if task.cancelled() or task.exception() is None:
+            return
+        logger.error("The submission event listener stopped; restarting it", exc_info=task.exception())
+        self._mark_lost("The submission event listener stopped")
+        asyncio.get_running_loop().call_later(RETRY_DELAY_SECONDS, lambda: asyncio.ensure_future(self._start()))
 
     async def _receive_events(self) -> None:
         while True:

@@ -55,16 +55,17 @@ class _Reads:
 
     async def _read(self, result: asyncio.Future) -> None:
         try:
-            state = await sync_to_async(selectors.submission_state)(submission_id=self.submission_id)
+            result.set_result(await sync_to_async(selectors.submission_state)(submission_id=self.submission_id))
         except Exception as error:  # handed to every waiter
             result.set_exception(error)
-        else:
-            result.set_result(state)
-        self.running = None
-        if self.following is not None:
-            self._start_following()
-        else:
-            _reads.pop((asyncio.get_running_loop(), self.submission_id), None)
+        finally:
+            if not result.done():  # cancelled: its waiters must not wait for ever
+                result.cancel()
+            self.running = None
+            if self.following is not None:
+                self._start_following()
+            else:
+                _reads.pop((asyncio.get_running_loop(), self.submission_id), None)
 
 
 _reads: dict[tuple[asyncio.AbstractEventLoop, str], _Reads] = {}

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 
 from submissions import events, snapshots
 from submissions.exceptions import NotFound
-from submissions.listener import RESYNC, listener
+from submissions.listener import INBOX_SIZE, RESYNC, listener
 
 # How long an early event waits for the ones before it.
 REORDER_WAIT_SECONDS = 0.5
@@ -33,10 +33,12 @@ async def submission_events(*, viewer, submission_id: str) -> AsyncIterator[tupl
         yield snapshot, False
         last_version = snapshot["version"]
         early: dict[int, dict] = {}
+        loop = asyncio.get_running_loop()
+        give_up_at = 0.0  # when the oldest early event stops waiting
         while True:
             if early:
                 try:
-                    event = await asyncio.wait_for(inbox.get(), REORDER_WAIT_SECONDS)
+                    event = await asyncio.wait_for(inbox.get(), max(0.0, give_up_at - loop.time()))
                 except TimeoutError:
                     event = RESYNC
             else:
@@ -53,10 +55,16 @@ async def submission_events(*, viewer, submission_id: str) -> AsyncIterator[tupl
                     yield snapshot, False
                     last_version = snapshot["version"]
                 early = {version: event for version, event in early.items() if version > last_version}
+                give_up_at = loop.time() + REORDER_WAIT_SECONDS
             elif event["type"] == events.DELETED:
                 return
             elif event["version"] > last_version:
+                if not early:
+                    give_up_at = loop.time() + REORDER_WAIT_SECONDS
                 early[event["version"]] = event
+                if len(early) > INBOX_SIZE:
+                    early.clear()
+                    inbox.put(RESYNC)
 
             while last_version + 1 in early:
                 last_version += 1

@@ -44,6 +44,6 @@ class Subscription:
                     yield SubmissionStatusEvent.from_event(event)
                     continue
                 shared_event = _shared_event(event)
-                yield shared_event
                 metrics.events_delivered.inc()
                 metrics.delivery_latency.observe(max(0.0, time.time() - shared_event.at.timestamp()))
+                yield shared_event

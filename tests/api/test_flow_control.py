@@ -42,3 +42,15 @@ async def test_a_client_that_answers_pings_is_never_held_up():
             wire.flow.on_pong()
     assert [m for m in wire.sent if m != "ping"] == list(range(100))
     assert wire.flow.unacknowledged < 6
+
+
+async def test_a_send_waiting_for_a_client_that_left_is_released():
+    wire = Wire(FlowControl(window=1))
+    await wire.send(0)
+    await wire.send(1)
+    blocked = asyncio.create_task(wire.send(2))
+    await asyncio.sleep(0)
+    assert not blocked.done()
+
+    wire.flow.close()
+    await asyncio.wait_for(blocked, 1)
