@@ -1,6 +1,7 @@
 """GraphQL over WebSocket: who is connecting, decided once at connection_init."""
 
 import json
+from collections import OrderedDict
 
 from asgiref.sync import sync_to_async
 from strawberry.channels import GraphQLWSConsumer as StrawberryGraphQLWSConsumer
@@ -12,6 +13,23 @@ from api.auth import InvalidCredentials, resolve_viewer
 from api.flow_control import FlowControl
 
 REJECTED_CLOSE_CODE = 4403
+
+
+# Results encoded lately, by the identity of the result (kept alive beside
+# it, so that the identity cannot be reused); bounded.
+_ENCODED_KEPT = 256
+_encoded: OrderedDict[int, tuple[dict, str]] = OrderedDict()
+
+
+def _encoded_once(data: dict) -> str:
+    kept = _encoded.get(id(data))
+    if kept is not None and kept[0] is data:
+        return kept[1]
+    encoded = json.dumps(data, separators=(",", ":"))
+    _encoded[id(data)] = (data, encoded)
+    if len(_encoded) > _ENCODED_KEPT:
+        _encoded.popitem(last=False)
+    return encoded
 
 
 class GraphQLWSConsumer(StrawberryGraphQLWSConsumer):
@@ -52,6 +70,16 @@ class GraphQLWSConsumer(StrawberryGraphQLWSConsumer):
         if subprotocol == "graphql-transport-ws":
             self.flow = FlowControl()
         return subprotocol
+
+    def encode_json(self, message) -> str:
+        # A change reaching many subscriptions of one document carries the
+        # same result object to each (api.execution): encode it once.
+        if isinstance(message, dict) and message.get("type") == "next":
+            payload = message.get("payload")
+            if isinstance(payload, dict) and payload.keys() == {"data"} and isinstance(payload["data"], dict):
+                data = _encoded_once(payload["data"])
+                return f'{{"id":{json.dumps(message["id"])},"type":"next","payload":{{"data":{data}}}}}'
+        return super().encode_json(message)
 
     async def send(self, text_data=None, bytes_data=None, close=False):
         if self.flow is not None and text_data is not None:

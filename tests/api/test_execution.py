@@ -41,3 +41,34 @@ async def test_one_change_is_executed_once_per_distinct_document(owner, submissi
     finally:
         for socket in sockets:
             await socket.disconnect()
+
+
+async def test_a_shared_result_is_encoded_once_and_each_socket_still_gets_its_own_operation_id(
+    owner, submission, monkeypatch
+):
+    from api import consumers
+
+    encodings = []
+    dumps = consumers.json.dumps
+
+    def counting_dumps(value, **kwargs):
+        if isinstance(value, dict) and "submissionStatus" in value:
+            encodings.append(value["submissionStatus"]["version"])
+        return dumps(value, **kwargs)
+
+    monkeypatch.setattr(consumers.json, "dumps", counting_dumps)
+    sockets = [GraphQLSocket("graphql-transport-ws") for _ in range(3)]
+    try:
+        for n, socket in enumerate(sockets):
+            await socket.connect(bearer(owner))
+            await socket.subscribe(f"op-{n}", {"id": str(submission.pk)}, query=DOCUMENT)
+            await socket.next_event(f"op-{n}")
+        encodings.clear()
+
+        await sync_to_async(services.set_status)(submission, Status.LOADED, "once")
+        for n, socket in enumerate(sockets):
+            assert (await socket.next_event(f"op-{n}"))["message"] == "once"
+        assert encodings == [2], "three sockets, one encoding"
+    finally:
+        for socket in sockets:
+            await socket.disconnect()
