@@ -23,8 +23,11 @@ REORDER_WAIT_SECONDS = 0.5
 
 
 async def submission_events(*, viewer, submission_id: str) -> AsyncIterator[tuple[dict, bool]]:
-    """Yield (event, shared): shared events are the channel-layer messages every subscriber
-    of this process receives, as opposed to snapshots read for this subscriber.
+    """Yield (event, is_change): a change as published, or a snapshot (is_change False).
+
+    Every subscriber of this process gets the same event object for the same
+    change, and subscribers whose snapshots come from one read the same
+    snapshot object, so what is built from them can be shared.
 
     Raises NotFound if `viewer` may not see the submission; ends when it is deleted.
     """

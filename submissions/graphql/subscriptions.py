@@ -10,9 +10,10 @@ from submissions.graphql.permissions import require_viewer
 from submissions.graphql.types import SubmissionStatusEvent
 
 # The event objects most recently built for streaming, by the identity of the
-# channel-layer message they come from: every subscription of this process
-# that receives the same message yields the same object, so its result can be
-# computed once (api.execution). Bounded; an evicted event is simply rebuilt.
+# event they come from (a channel-layer message, or a snapshot read shared by
+# several subscribers): subscriptions given the same event yield the same
+# object, so its result is computed once (api.execution). Bounded; an evicted
+# event is simply rebuilt.
 _SHARED_EVENTS_KEPT = 256
 _shared_events: OrderedDict[int, tuple[dict, SubmissionStatusEvent]] = OrderedDict()
 
@@ -39,11 +40,9 @@ class Subscription:
         viewer = require_viewer(info)
         submission_id = str(selectors.parse_submission_id(submission_id))
         with metrics.subscriptions_active.track_inprogress():
-            async for event, shared in streams.submission_events(viewer=viewer, submission_id=submission_id):
-                if not shared:
-                    yield SubmissionStatusEvent.from_event(event)
-                    continue
+            async for event, is_change in streams.submission_events(viewer=viewer, submission_id=submission_id):
                 shared_event = _shared_event(event)
-                metrics.events_delivered.inc()
-                metrics.delivery_latency.observe(max(0.0, time.time() - shared_event.at.timestamp()))
+                if is_change:
+                    metrics.events_delivered.inc()
+                    metrics.delivery_latency.observe(max(0.0, time.time() - shared_event.at.timestamp()))
                 yield shared_event
