@@ -1,7 +1,6 @@
 """GraphQL over WebSocket: who is connecting, decided once at connection_init."""
 
 import json
-from collections import OrderedDict
 
 from asgiref.sync import sync_to_async
 from strawberry.channels import GraphQLWSConsumer as StrawberryGraphQLWSConsumer
@@ -11,25 +10,13 @@ from strawberry.types.unset import UNSET
 from api import metrics, shutdown
 from api.auth import InvalidCredentials, resolve_viewer
 from api.flow_control import FlowControl
+from submissions.identity_cache import IdentityCache
 
 REJECTED_CLOSE_CODE = 4403
 
 
-# Results encoded lately, by the identity of the result (kept alive beside
-# it, so that the identity cannot be reused); bounded.
-_ENCODED_KEPT = 256
-_encoded: OrderedDict[int, tuple[dict, str]] = OrderedDict()
-
-
-def _encoded_once(data: dict) -> str:
-    kept = _encoded.get(id(data))
-    if kept is not None and kept[0] is data:
-        return kept[1]
-    encoded = json.dumps(data, separators=(",", ":"))
-    _encoded[id(data)] = (data, encoded)
-    if len(_encoded) > _ENCODED_KEPT:
-        _encoded.popitem(last=False)
-    return encoded
+# Results encoded lately, by identity: one shared result, one encoding.
+_encoded: IdentityCache[dict, str] = IdentityCache(size=256)
 
 
 class GraphQLWSConsumer(StrawberryGraphQLWSConsumer):
@@ -77,7 +64,7 @@ class GraphQLWSConsumer(StrawberryGraphQLWSConsumer):
         if isinstance(message, dict) and message.get("type") == "next":
             payload = message.get("payload")
             if isinstance(payload, dict) and payload.keys() == {"data"} and isinstance(payload["data"], dict):
-                data = _encoded_once(payload["data"])
+                data = _encoded.get(payload["data"], lambda data: json.dumps(data, separators=(",", ":")))
                 return f'{{"id":{json.dumps(message["id"])},"type":"next","payload":{{"data":{data}}}}}'
         return super().encode_json(message)
 

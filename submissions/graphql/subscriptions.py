@@ -1,5 +1,4 @@
 import time
-from collections import OrderedDict
 from collections.abc import AsyncGenerator
 
 import strawberry
@@ -8,25 +7,17 @@ from strawberry.types import Info
 from submissions import metrics, selectors, streams
 from submissions.graphql.permissions import require_viewer
 from submissions.graphql.types import SubmissionStatusEvent
+from submissions.identity_cache import IdentityCache
 
 # The event objects most recently built for streaming, by the identity of the
 # event they come from (a channel-layer message, or a snapshot read shared by
 # several subscribers): subscriptions given the same event yield the same
-# object, so its result is computed once (api.execution). Bounded; an evicted
-# event is simply rebuilt.
-_SHARED_EVENTS_KEPT = 256
-_shared_events: OrderedDict[int, tuple[dict, SubmissionStatusEvent]] = OrderedDict()
+# object, so its result is computed once (api.execution).
+_shared_events: IdentityCache[dict, SubmissionStatusEvent] = IdentityCache(size=256)
 
 
 def _shared_event(event: dict) -> SubmissionStatusEvent:
-    kept = _shared_events.get(id(event))
-    if kept is not None and kept[0] is event:
-        return kept[1]
-    shared = SubmissionStatusEvent.from_event(event, shared=True)
-    _shared_events[id(event)] = (event, shared)
-    if len(_shared_events) > _SHARED_EVENTS_KEPT:
-        _shared_events.popitem(last=False)
-    return shared
+    return _shared_events.get(event, lambda event: SubmissionStatusEvent.from_event(event, shared=True))
 
 
 @strawberry.type
