@@ -135,11 +135,13 @@ def _redis_host() -> dict:
     return {"address": REDIS_URL, **_REDIS_CONNECTION_OPTIONS}
 
 
+# One channel per process carries every event (submissions.listener), so the
+# core layer needs room for bursts: it drops messages for a channel over
+# `capacity` (default 100).
+_CORE_LAYER_OPTIONS = {"capacity": 10_000, "expiry": 60}
+
 if REDIS_URL or REDIS_SENTINELS:
-    # One channel per process carries every event (submissions.listener), so
-    # the core layer needs room for bursts: it drops messages for a channel
-    # over `capacity` (default 100).
-    _options = {"capacity": 10_000, "expiry": 60} if CHANNEL_LAYER == "core" else {}
+    _options = _CORE_LAYER_OPTIONS if CHANNEL_LAYER == "core" else {}
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": _LAYER_BACKENDS[CHANNEL_LAYER],
@@ -150,7 +152,7 @@ else:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "api.embedded_redis.EmbeddedRedisChannelLayer",
-            "CONFIG": {"socket_path": EMBEDDED_REDIS_SOCKET, "capacity": 10_000, "expiry": 60},
+            "CONFIG": {"socket_path": EMBEDDED_REDIS_SOCKET, **_CORE_LAYER_OPTIONS},
         }
     }
 

@@ -12,8 +12,9 @@ import itertools
 import logging
 import weakref
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 
 from channels.layers import get_channel_layer
 
@@ -42,6 +43,10 @@ HEARTBEAT_TIMEOUT_SECONDS = 10.0
 # The core layer forgets group members after its group_expiry (one day):
 # a listener that lives longer must join its groups again.
 REJOIN_INTERVAL_SECONDS = 3600.0
+# Changes committed a moment apart are published from different threads or
+# processes and can arrive out of order: an early event waits this long for
+# the ones before it, once per process, before subscribers get it.
+REORDER_WAIT_SECONDS = 0.5
 
 
 class Inbox:
@@ -62,11 +67,59 @@ class Inbox:
         return await self._queue.get()
 
 
+class _InOrder:
+    """Hands out one submission's events in version order, waiting briefly for late ones."""
+
+    def __init__(self, hand_out: Callable[[dict], None]):
+        self._hand_out = hand_out
+        self._last: int | None = None
+        self._early: dict[int, dict] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, event: dict) -> None:
+        version = event["version"]
+        if self._last is not None and version > self._last + 1:
+            self._early[version] = event
+            if self._timer is None:
+                self._timer = asyncio.get_running_loop().call_later(REORDER_WAIT_SECONDS, self._give_up_waiting)
+            return
+        # The next one, the first one seen, or one that came too late (which
+        # subscribers drop, having re-read the submission meanwhile).
+        self._hand_out(event)
+        if self._last is None or version > self._last:
+            self._last = version
+        while self._last + 1 in self._early:
+            self._last += 1
+            self._hand_out(self._early.pop(self._last))
+        if not self._early:
+            self.close()
+
+    def start_after(self, version: int) -> None:
+        """Until an event arrives, order from `version` (a subscriber's snapshot)."""
+        if self._last is None:
+            self._last = version
+
+    def _give_up_waiting(self) -> None:
+        # The versions in between were lost: hand out what came, in order;
+        # subscribers see the gap and re-read the submission.
+        self._timer = None
+        for version in sorted(self._early):
+            self._hand_out(self._early[version])
+        self._last = max(self._early)
+        self._early.clear()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
 class Listener:
     def __init__(self, layer):
         self._layer = layer
         self._channel: str | None = None
         self._inboxes: dict[str, set[Inbox]] = defaultdict(set)
+        self._in_order: dict[str, _InOrder] = {}
         self._ready = asyncio.Lock()
         self._membership = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
@@ -113,8 +166,23 @@ class Listener:
                 if (arrived := self._heartbeats.pop(message["beat"], None)) and not arrived.done():
                     arrived.set_result(None)
                 continue
-            for inbox in self._inboxes.get(message.get("submission_id"), ()):
-                inbox.put(message)
+            submission_id = message.get("submission_id")
+            if submission_id in self._inboxes:
+                self._order_of(submission_id).add(message)
+
+    def _order_of(self, submission_id: str) -> _InOrder:
+        if submission_id not in self._in_order:
+            self._in_order[submission_id] = _InOrder(partial(self._hand_out, submission_id))
+        return self._in_order[submission_id]
+
+    def read_at(self, submission_id: str, version: int) -> None:
+        """A subscriber read the submission at `version`: later events are ordered from there."""
+        if submission_id in self._inboxes:
+            self._order_of(submission_id).start_after(version)
+
+    def _hand_out(self, submission_id: str, event: dict) -> None:
+        for inbox in self._inboxes.get(submission_id, ()):
+            inbox.put(event)
 
     async def _watch_layer(self) -> None:
         loop = asyncio.get_running_loop()
@@ -162,6 +230,9 @@ class Listener:
 
     def _resync_all(self) -> None:
         logger.info("The channel layer is back; every subscriber re-reads its submission")
+        for in_order in self._in_order.values():
+            in_order.close()
+        self._in_order.clear()  # events were lost: what comes next starts afresh
         for inboxes in self._inboxes.values():
             for inbox in inboxes:
                 inbox.put(RESYNC)
@@ -194,6 +265,8 @@ class Listener:
             if self._inboxes.get(submission_id):
                 return
             self._inboxes.pop(submission_id, None)
+            if in_order := self._in_order.pop(submission_id, None):
+                in_order.close()
             try:
                 await self._layer.group_discard(events.group_name(submission_id), self._channel)
             except Exception:

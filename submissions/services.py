@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
-from submissions import events, rules
+from submissions import events, rules, selectors
 from submissions.exceptions import BadUserInput, Forbidden, InvalidTransition
 from submissions.models import (
     Record,
@@ -39,16 +39,24 @@ def _publish_change(
     submission: Submission,
     *,
     include_validation: bool = False,
+    summary: dict | None = None,
     progress: dict | None = None,
     fields: Iterable[str] = (),
 ) -> dict:
-    """Bump the version, save, and publish the resulting event after commit."""
+    """Bump the version, save, and publish the resulting event after commit.
+
+    With `include_validation`, the event carries the summary (`summary`, if
+    the caller has just computed it).
+    """
     submission.version += 1
     submission.save(update_fields=["version", "updated_at", *fields])
+    if include_validation and summary is None:
+        summary = validation_summary(submission_id=submission.pk)
+    has_records = summary["animals"]["total"] + summary["samples"]["total"] > 0 if summary else None
     event = events.status_event(
         submission,
-        has_records=submission.records.exists(),
-        validation_summary=validation_summary(submission_id=submission.pk) if include_validation else None,
+        has_records=selectors.has_records(submission) if has_records is None else has_records,
+        validation_summary=summary if include_validation else None,
         progress=progress,
     )
     events.publish_on_commit(event)
@@ -174,7 +182,7 @@ def validation_results_record(*, submission: Submission, results: list[dict], co
             for result, r in zip(created, results, strict=True)
             for m in r.get("messages", ())
         )
-        fields = []
+        fields, summary = [], None
         if complete:
             summary = validation_summary(submission_id=submission.pk)
             clean = all(summary[k]["issues"] == 0 and summary[k]["unknown"] == 0 for k in ("animals", "samples"))
@@ -185,7 +193,7 @@ def validation_results_record(*, submission: Submission, results: list[dict], co
                 )
             submission.status = status
             fields = ["status"]
-        event = _publish_change(submission, include_validation=True, fields=fields)
+        event = _publish_change(submission, include_validation=True, summary=summary, fields=fields)
     return event["validation_summary"]
 
 
