@@ -4,21 +4,29 @@
   Every subscription joins its submission's channel-layer group through its
   own connection's channel, and every group message is run through the
   GraphQL subscription document once per subscriber.
-- raw (/bench/raw/?submission=<id>...): a bare Channels consumer that joins
-  the groups and forwards each group message as JSON, with no GraphQL: what
-  per-connection channel-layer delivery costs on its own.
+- channels (/bench/channels/?submission=<id>...): a bare Channels consumer
+  that joins the groups and forwards each group message as JSON, with no
+  GraphQL: what per-connection channel-layer delivery costs on its own.
+- raw (/bench/raw/?submission=<id>...): a WebSocket broadcast with no channel
+  layer and no GraphQL. A POST to /bench/raw/broadcast/ writes one JSON
+  message to every socket of that submission in this process: the limit of
+  the transport itself.
 
-Neither is part of the product: raw asks for no credentials at all.
+None is part of the product: channels and raw ask for no credentials at all.
 """
 
 import json
+from collections import Counter, defaultdict
 from collections.abc import AsyncGenerator
 from urllib.parse import parse_qs
 
 import strawberry
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.urls import re_path
+from django.http import JsonResponse
+from django.urls import path, re_path
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 from strawberry.channels import GraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types import Info
@@ -74,14 +82,21 @@ class NaiveGraphQLWSConsumer(GraphQLWSConsumer):
         return UNSET
 
 
-class RawBroadcastConsumer(AsyncWebsocketConsumer):
+def _submission_ids(scope) -> list[str] | None:
+    """The distinct ?submission=<id> of a connection's URL; None if one is not a number."""
+    query = parse_qs(scope["query_string"].decode("latin1"))
+    try:
+        return list(dict.fromkeys(str(int(value)) for value in query.get("submission", [])))
+    except ValueError:
+        return None
+
+
+class ChannelsConsumer(AsyncWebsocketConsumer):
     """Joins the groups of ?submission=<id> (repeatable) and forwards every group message as JSON."""
 
     async def connect(self) -> None:
-        query = parse_qs(self.scope["query_string"].decode("latin1"))
-        try:
-            ids = dict.fromkeys(int(value) for value in query.get("submission", []))
-        except ValueError:
+        ids = _submission_ids(self.scope)
+        if ids is None:
             await self.close()
             return
         self.joined = [events.group_name(submission_id) for submission_id in ids]
@@ -100,9 +115,56 @@ class RawBroadcastConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(message))
 
 
+# The raw baseline's sockets, by submission, and the versions it made up.
+_raw_sockets: dict[str, set["RawBroadcastConsumer"]] = defaultdict(set)
+_raw_versions: Counter[str] = Counter()
+
+
+class RawBroadcastConsumer(AsyncWebsocketConsumer):
+    """Waits, in this process's memory, for what raw_broadcast sends to ?submission=<id>."""
+
+    channel_layer_alias = "none"
+
+    async def connect(self) -> None:
+        self.submission_ids = _submission_ids(self.scope)
+        if self.submission_ids is None:
+            await self.close()
+            return
+        for submission_id in self.submission_ids:
+            _raw_sockets[submission_id].add(self)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        for submission_id in getattr(self, "submission_ids", None) or ():
+            _raw_sockets[submission_id].discard(self)
+
+
+@csrf_exempt
+@require_POST
+async def raw_broadcast(request):
+    """POST {"submission_id", "message"}: one JSON message, encoded once, written to each of its sockets."""
+    try:
+        body = json.loads(request.body)
+        submission_id, message = str(int(body["submission_id"])), str(body["message"])
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse({"error": "send {'submission_id': <id>, 'message': <text>}"}, status=400)
+    _raw_versions[submission_id] += 1
+    version = _raw_versions[submission_id]
+    text = json.dumps({"submission_id": submission_id, "version": version, "message": message})
+    for socket in list(_raw_sockets[submission_id]):
+        await socket.send(text_data=text)
+    return JsonResponse({"version": version})
+
+
 def bench_routes() -> list:
-    """The WebSocket routes of the two baselines."""
+    """The WebSocket routes of the three baselines."""
     return [
         re_path(r"^bench/naive/?$", NaiveGraphQLWSConsumer.as_asgi(schema=naive_schema)),
+        re_path(r"^bench/channels/?$", ChannelsConsumer.as_asgi()),
         re_path(r"^bench/raw/?$", RawBroadcastConsumer.as_asgi()),
     ]
+
+
+def bench_urls() -> list:
+    """The HTTP route that drives the raw baseline."""
+    return [path("bench/raw/broadcast/", raw_broadcast)]

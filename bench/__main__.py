@@ -38,7 +38,7 @@ def parser() -> argparse.ArgumentParser:
         choices=LAYER_CHOICES,
         help="embedded, redis (core and pubsub) or all; default embedded, and all for `all`",
     )
-    common.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated: ours,naive,raw")
+    common.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated: ours,naive,channels,raw")
     common.add_argument("--interval-ms", type=float, default=20.0, help="between two changes (default 20)")
     common.add_argument("--senders", type=int, default=4, help="change POSTs in flight at once (default 4)")
     common.add_argument("--client-processes", type=int, default=2)
@@ -124,7 +124,7 @@ def main() -> None:
         server = Server(http_base=f"http://{url.hostname}:{url.port or 80}", pid=args.server_pid)
         if len(variants) > 1:
             # Seen here: once our listener ran in a process, the per-connection
-            # consumers of naive and raw got their events seconds late.
+            # consumers of naive and channels got their events seconds late.
             print("Warning: the variants share one server process; measure one --variants per server.", file=sys.stderr)
         results = run_external(server, args.token, scenarios, variants, options)
     else:

@@ -2,7 +2,8 @@
 
 A worker opens its share of the connections, a bounded number at a time,
 and reports once every subscription has its first message (the snapshot;
-the raw endpoint sends none, so there the accepted handshake counts). It
+the channels and raw endpoints send none, so there the accepted handshake
+counts). It
 records every change that arrives (on which connection and subscription,
 which change, when) until the main process has said what to expect and
 all of it arrived, or nothing has arrived for a while, and sends the
@@ -25,7 +26,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from bench import wire
 
-VARIANT_PATHS = {"ours": "/graphql/", "naive": "/bench/naive/", "raw": "/bench/raw/"}
+VARIANT_PATHS = {"ours": "/graphql/", "naive": "/bench/naive/", "channels": "/bench/channels/", "raw": "/bench/raw/"}
+GRAPHQL_VARIANTS = {"ours", "naive"}
 GRAPHQL_PROTOCOL = "graphql-transport-ws"
 OPEN_TIMEOUT_SECONDS = 10.0
 CLOSE_TIMEOUT_SECONDS = 2.0
@@ -36,7 +38,7 @@ PONG = json.dumps({"type": "pong"})
 
 @dataclass
 class WorkerConfig:
-    variant: str  # ours, naive or raw
+    variant: str  # one of VARIANT_PATHS
     ws_url: str  # the variant's endpoint
     token: str
     connections: list[tuple[int, list[str]]]  # (connection number, submission ids it subscribes to)
@@ -64,7 +66,7 @@ class Clients:
 
     def __init__(self, config: WorkerConfig):
         self.config = config
-        self.graphql = config.variant != "raw"
+        self.graphql = config.variant in GRAPHQL_VARIANTS
         self.established: set[int] = set()
         self.failures: Counter[str] = Counter()  # connections that never got set up, by reason
         self.drops: Counter[str] = Counter()  # connections lost after set-up, by reason

@@ -1,8 +1,14 @@
-"""The change driver: GraphQL mutations over HTTP, sent at a steady pace with the service token."""
+"""The change driver: changes sent over HTTP at a steady pace.
+
+A change is the updateSubmissionStatus mutation, sent with the service
+token; for the raw baseline, which has no GraphQL and no database, it is a
+POST to /bench/raw/broadcast/.
+"""
 
 import json
 import time
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -25,16 +31,29 @@ class GraphQLHttp:
 
     def execute(self, query: str, variables: dict) -> dict:
         """The `data` of the response; raises GraphQLError when it carries errors."""
-        request = urllib.request.Request(
-            self.url,
-            data=json.dumps({"query": query, "variables": variables}).encode(),
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"},
-        )
-        with self._opener.open(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
-            body = json.loads(response.read())
+        body = self.post(self.url, {"query": query, "variables": variables})
         if body.get("errors"):
             raise GraphQLError(body["errors"][0].get("message", body["errors"]))
         return body["data"]
+
+    def post(self, url: str, document: dict) -> dict:
+        request = urllib.request.Request(
+            url,
+            data=json.dumps(document).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"},
+        )
+        with self._opener.open(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
+            return json.loads(response.read())
+
+    def change_status(self, submission_id: str, message: str) -> int:
+        """One status change through the mutation; returns the version it made."""
+        variables = {"input": {"id": submission_id, "status": "LOADED", "message": message}}
+        return self.execute(wire.UPDATE_STATUS, variables)["updateSubmissionStatus"]["version"]
+
+    def raw_broadcast(self, submission_id: str, message: str) -> int:
+        """One message to the raw baseline's sockets of `submission_id`; returns the version it gave."""
+        url = self.url.removesuffix("/graphql/") + "/bench/raw/broadcast/"
+        return self.post(url, {"submission_id": submission_id, "message": message})["version"]
 
 
 def create_submissions(client: GraphQLHttp, count: int) -> list[str]:
@@ -55,7 +74,7 @@ class Change:
 
 
 def drive_changes(
-    client: GraphQLHttp, submission_ids: list[str], count: int, interval_s: float, senders: int
+    send_change: Callable[[str, str], int], submission_ids: list[str], count: int, interval_s: float, senders: int
 ) -> list[Change]:
     """Send `count` status changes, one every `interval_s`, round-robin over the submissions.
 
@@ -67,15 +86,8 @@ def drive_changes(
 
     def send(change: Change) -> None:
         change.sent_at = time.time()
-        variables = {
-            "input": {
-                "id": change.submission_id,
-                "status": "LOADED",
-                "message": wire.change_message(change.seq, change.sent_at),
-            }
-        }
         try:
-            change.version = client.execute(wire.UPDATE_STATUS, variables)["updateSubmissionStatus"]["version"]
+            change.version = send_change(change.submission_id, wire.change_message(change.seq, change.sent_at))
         except Exception as error:  # an HTTP, network or GraphQL failure: that change is not expected
             change.error = f"{type(error).__name__}: {error}"
         change.duration_s = time.time() - change.sent_at

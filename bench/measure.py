@@ -85,7 +85,8 @@ def measure(server: Server, token: str, variant: str, scenario: Scenario, option
         rss_after = server.rss_kib()
 
         cpu_before, cpu_from = server.cpu_seconds(), time.monotonic()
-        changes = drive_changes(http, submission_ids, scenario.events, options.interval_s, options.senders)
+        send_change = http.raw_broadcast if variant == "raw" else http.change_status
+        changes = drive_changes(send_change, submission_ids, scenario.events, options.interval_s, options.senders)
         expected = Counter(change.submission_id for change in changes if change.error is None)
         expect = {"expected": dict(expected), "quiet_s": options.quiet_s, "max_s": options.drain_max_s}
         for _, pipe in workers:

@@ -76,14 +76,14 @@ def table(results: list[dict]) -> str:
 
 
 def ratios(results: list[dict]) -> str:
-    """ours/raw and ours/naive for each scenario and layer where both were measured."""
+    """ours/raw, ours/channels and ours/naive for each scenario and layer where both were measured."""
     by_case: dict[tuple, dict[str, dict]] = {}
     for result in results:
         by_case.setdefault((result["scenario"], result["layer"]), {})[result["variant"]] = result
     lines = []
     for (scenario, layer), variants in by_case.items():
         ours = variants.get("ours")
-        for baseline in ("raw", "naive"):
+        for baseline in ("raw", "channels", "naive"):
             other = variants.get(baseline)
             if ours is None or other is None or "error" in ours or "error" in other:
                 continue

@@ -10,7 +10,7 @@ from bench.measure import Options, measure
 from bench.scenarios import Scenario
 from bench.servers import Server, layer_environment
 
-VARIANTS = ("ours", "naive", "raw")
+VARIANTS = ("ours", "naive", "channels", "raw")
 
 
 def run_all(
