@@ -2,7 +2,8 @@
 
 import json
 
-from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
 from strawberry.channels import GraphQLWSConsumer as StrawberryGraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
@@ -10,22 +11,29 @@ from strawberry.types.unset import UNSET
 from api import metrics, shutdown
 from api.auth import InvalidCredentials, resolve_viewer
 from api.flow_control import FlowControl
-from submissions.identity_cache import IdentityCache
+from api.operations import TransportWSHandler, next_message
 
 REJECTED_CLOSE_CODE = 4403
-
-
-# Results encoded lately, by identity: one shared result, one encoding.
-_encoded: IdentityCache[dict, str] = IdentityCache(size=256)
 
 
 class GraphQLWSConsumer(StrawberryGraphQLWSConsumer):
     # Events reach subscriptions through the process-wide listener
     # (submissions.listener), so a connection needs no channel of its own.
     channel_layer_alias = "none"
+    graphql_transport_ws_handler_class = TransportWSHandler
     rejected = False
     counted = False
     flow: FlowControl | None = None
+
+    async def dispatch(self, message) -> None:
+        # Channels hops to a thread before every message to close stale
+        # database connections; our database work runs through
+        # database_sync_to_async, which does that where the queries run.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            await super().dispatch(message)
+        else:
+            await handler(message)
 
     async def connect(self) -> None:
         if shutdown.shutting_down:
@@ -59,13 +67,12 @@ class GraphQLWSConsumer(StrawberryGraphQLWSConsumer):
         return subprotocol
 
     def encode_json(self, message) -> str:
-        # A change reaching many subscriptions of one document carries the
-        # same result object to each (api.execution): encode it once.
+        # A snapshot read once for many subscriptions of one document carries
+        # the same result object to each (api.execution): encode it once.
         if isinstance(message, dict) and message.get("type") == "next":
             payload = message.get("payload")
             if isinstance(payload, dict) and payload.keys() == {"data"} and isinstance(payload["data"], dict):
-                data = _encoded.get(payload["data"], lambda data: json.dumps(data, separators=(",", ":")))
-                return f'{{"id":{json.dumps(message["id"])},"type":"next","payload":{{"data":{data}}}}}'
+                return next_message(message["id"], payload["data"])
         return super().encode_json(message)
 
     async def send(self, text_data=None, bytes_data=None, close=False):
@@ -95,7 +102,7 @@ class GraphQLWSConsumer(StrawberryGraphQLWSConsumer):
             headers = dict(self.scope["headers"])
             authorization = headers.get(b"authorization", b"").decode("latin1") or None
         try:
-            viewer = await sync_to_async(resolve_viewer)(
+            viewer = await database_sync_to_async(resolve_viewer)(
                 authorization=authorization, session_user=self.scope.get("user")
             )
         except InvalidCredentials as error:

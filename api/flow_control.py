@@ -22,9 +22,14 @@ class FlowControl:
         self._ping_sent_at: int | None = None
         self._pong = asyncio.Event()
 
+    @property
+    def would_wait(self) -> bool:
+        """Whether the client is two windows behind, so that a send would wait for its pong."""
+        return self.unacknowledged >= 2 * self.window
+
     async def before_send(self, send_ping) -> None:
         """Wait while the client is two windows behind; ask for a pong after each window."""
-        while self.unacknowledged >= 2 * self.window:
+        while self.would_wait:
             self._pong.clear()
             await self._pong.wait()
         if self.unacknowledged >= self.window and self._ping_sent_at is None:

@@ -4,7 +4,8 @@ A channel-layer consumer per subscription costs a layer receive (and, over
 Redis, a round trip) per subscriber per event. Here each process (each event
 loop) holds one channel, joins a submission's group while it has at least one
 local subscriber, and hands every event it receives to that submission's
-subscriber inboxes.
+subscribers: straight to the socket of each one that is waiting for exactly
+that event (api.operations), into the inbox of any other.
 """
 
 import asyncio
@@ -12,7 +13,7 @@ import itertools
 import logging
 import weakref
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -50,10 +51,35 @@ REORDER_WAIT_SECONDS = 0.5
 
 
 class Inbox:
-    """The events of one submission waiting for one subscriber."""
+    """The events of one submission for one subscriber, and the version it has reached.
 
-    def __init__(self, size: int = INBOX_SIZE):
+    `send`, if given, delivers a change without waking the subscriber: it is
+    used for the next version when the subscriber is waiting on an empty
+    inbox (so everything before was delivered), and returns False to have the
+    event queued instead.
+    """
+
+    def __init__(self, size: int = INBOX_SIZE, send: Callable[[dict], Awaitable[bool]] | None = None):
         self._queue: asyncio.Queue[dict] = asyncio.Queue(maxsize=size)
+        self._send = send
+        self._waiting = False
+        # Set by the subscriber from its snapshot; None until it has one.
+        self.last_version: int | None = None
+
+    async def deliver(self, event: dict) -> None:
+        if (
+            self._send is not None
+            and self._waiting
+            and self._queue.empty()
+            and event is not RESYNC
+            and event["type"] == events.STATUS_CHANGED
+            and self.last_version is not None
+            and event["version"] == self.last_version + 1
+            and await self._send(event)
+        ):
+            self.last_version = event["version"]
+            return
+        self.put(event)
 
     def put(self, event: dict) -> None:
         try:
@@ -64,7 +90,13 @@ class Inbox:
             self._queue.put_nowait(RESYNC)
 
     async def get(self) -> dict:
-        return await self._queue.get()
+        if not self._queue.empty():
+            return self._queue.get_nowait()
+        self._waiting = True
+        try:
+            return await self._queue.get()
+        finally:
+            self._waiting = False
 
 
 class _InOrder:
@@ -120,6 +152,8 @@ class Listener:
         self._channel: str | None = None
         self._inboxes: dict[str, set[Inbox]] = defaultdict(set)
         self._in_order: dict[str, _InOrder] = {}
+        # Events in order, waiting to be delivered (by the one task that does).
+        self._ready_events: asyncio.Queue[tuple[str, dict]] = asyncio.Queue()
         self._ready = asyncio.Lock()
         self._membership = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
@@ -137,6 +171,7 @@ class Listener:
                     task.cancel()
                 self._tasks = [
                     asyncio.create_task(self._receive_events(), name="submission-events"),
+                    asyncio.create_task(self._deliver_events(), name="submission-events-delivery"),
                     asyncio.create_task(self._watch_layer(), name="submission-events-heartbeat"),
                 ]
                 for task in self._tasks:
@@ -181,8 +216,19 @@ class Listener:
             self._order_of(submission_id).start_after(version)
 
     def _hand_out(self, submission_id: str, event: dict) -> None:
-        for inbox in self._inboxes.get(submission_id, ()):
-            inbox.put(event)
+        self._ready_events.put_nowait((submission_id, event))
+
+    async def _deliver_events(self) -> None:
+        while True:
+            submission_id, event = await self._ready_events.get()
+            for inbox in list(self._inboxes.get(submission_id, ())):
+                try:
+                    await inbox.deliver(event)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # one subscriber's failure must not cost the others their event
+                    logger.exception("Delivering an event of submission %s failed", submission_id)
+                    inbox.put(event)
 
     async def _watch_layer(self) -> None:
         loop = asyncio.get_running_loop()
@@ -238,15 +284,17 @@ class Listener:
                 inbox.put(RESYNC)
 
     @asynccontextmanager
-    async def subscribe(self, submission_id: str) -> AsyncIterator[Inbox]:
-        """Receive the events of one submission while inside this block.
+    async def subscribe(
+        self, submission_id: str, *, send: Callable[[dict], Awaitable[bool]] | None = None
+    ) -> AsyncIterator[Inbox]:
+        """Receive the events of one submission while inside this block (see Inbox for `send`).
 
         The group is joined before the block starts, so a snapshot read inside
         it cannot miss a change committed after the read.
         """
         channel = await self._start()
         group = events.group_name(submission_id)
-        inbox = Inbox()
+        inbox = Inbox(send=send)
         # Joining and leaving are serialised so that a leave racing a join can
         # never leave the submission's group without this channel.
         async with self._membership:

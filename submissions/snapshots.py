@@ -11,7 +11,7 @@ a gap in its events).
 import asyncio
 import itertools
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 
 from submissions import selectors
 from submissions.exceptions import NotFound
@@ -55,7 +55,8 @@ class _Reads:
 
     async def _read(self, result: asyncio.Future) -> None:
         try:
-            result.set_result(await sync_to_async(selectors.submission_state)(submission_id=self.submission_id))
+            state = await database_sync_to_async(selectors.submission_state)(submission_id=self.submission_id)
+            result.set_result(state)
         except Exception as error:  # handed to every waiter
             result.set_exception(error)
         finally:
