@@ -56,12 +56,22 @@ _recent_viewers: dict[str, tuple[Viewer, float]] = {}
 _recent_viewers_lock = threading.Lock()
 
 
+def _recent_viewer(key_hash: str) -> Viewer | None:
+    cached = _recent_viewers.get(key_hash)
+    return cached[0] if cached is not None and cached[1] > time.monotonic() else None
+
+
+def recent_viewer(*, authorization) -> Viewer | None:
+    """The viewer of a Bearer token checked lately, without a query; None if it must be looked up."""
+    token = bearer_token(authorization) if isinstance(authorization, str) else None
+    return None if token is None else _recent_viewer(hash_token(token))
+
+
 def viewer_for_token(token: str) -> Viewer:
     """The viewer a token stands for; raises InvalidCredentials for an unknown token."""
     key_hash = hash_token(token)
-    cached = _recent_viewers.get(key_hash)
-    if cached is not None and cached[1] > time.monotonic():
-        return cached[0]
+    if (viewer := _recent_viewer(key_hash)) is not None:
+        return viewer
     api_token = ApiToken.objects.select_related("user").filter(key_hash=key_hash).first()
     if api_token is None or not api_token.user.is_active:
         raise InvalidCredentials("Invalid API token.")
