@@ -3,12 +3,15 @@
 This is the one place where an exception becomes `extensions.code`.
 """
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterable, Iterator
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from submissions.exceptions import DomainError
+
+logger = logging.getLogger("api.errors")
 
 # Parse, validation and query-limit failures: the request itself is wrong.
 REQUEST_ERROR_CODE = "BAD_USER_INPUT"
@@ -19,6 +22,13 @@ def is_unexpected(error: GraphQLError) -> bool:
     """An error raised by our code that is not a domain error: a bug, to mask and log."""
     original = error.original_error
     return original is not None and not isinstance(original, (DomainError, GraphQLError))
+
+
+def log_unexpected(errors: Iterable[GraphQLError]) -> None:
+    """Domain and request errors are the caller's business; log only bugs."""
+    for error in errors:
+        if is_unexpected(error):
+            logger.error("Unexpected error in %s", error.path, exc_info=error.original_error)
 
 
 def to_wire(error: GraphQLError) -> GraphQLError:

@@ -39,8 +39,8 @@ class SharedEventExecutionContext(StrawberryGraphQLCoreExecutionContext):
 class EventDocument:
     """What a subscription's result for an event depends on: its document and variables.
 
-    Built from the resolver's `info`, to execute events outside of the
-    subscription's own stream (api.operations).
+    Built from the resolver's `info`, to execute events after the
+    subscription's own stream has ended (api.operations).
     """
 
     __slots__ = ("_context", "_document", "_key", "_operation_name", "_raw_variables", "_schema")
@@ -55,12 +55,10 @@ class EventDocument:
         # Strawberry hands resolvers the coerced variables, as the executor keys them.
         self._key = _result_key(raw_info.operation, raw_info.variable_values)
 
-    def result(self, event) -> ExecutionResult | None:
-        """The result for `event` (one with shared_results), computed once; None if it cannot be at once."""
+    async def result(self, event) -> ExecutionResult:
+        """The result for `event` (one with shared_results), computed once if it can be at once."""
         cache = event.shared_results
-        if self._key is None or cache is None:
-            return None
-        if (result := cache.get(self._key)) is not None:
+        if self._key is not None and cache is not None and (result := cache.get(self._key)) is not None:
             return result
         executor = SharedEventExecutionContext.build(
             self._schema,
@@ -70,7 +68,7 @@ class EventDocument:
             raw_variable_values=self._raw_variables,
             operation_name=self._operation_name,
         )
-        if isinstance(executor, list):  # the variables no longer coerce: let the stream report it
-            return None
+        if isinstance(executor, list):  # errors: the variables did not coerce
+            return ExecutionResult(data=None, errors=executor)
         result = executor.execute_operation(False)
-        return None if executor.is_awaitable(result) else result
+        return await result if executor.is_awaitable(result) else result

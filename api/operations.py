@@ -1,29 +1,36 @@
-"""Sending a subscription's results straight to its socket.
+"""Subscriptions past their first result, followed without a task or a stream each.
 
-Strawberry delivers each result of each subscription through that
-subscription's own task: its stream is resumed, the event executed, the
-result passed through the extension hooks, encoded and sent. With a thousand
-subscribers that is a thousand task switches and stacks of generators per
-change. Here the process's listener (submissions.listener) can instead send
-a change itself, to every subscription that is up to date and waiting: the
-result shared by all subscriptions of one document and variables
-(api.execution), encoded once, written to each socket with its operation id.
-Anything else (snapshots, gaps, errors, a client behind on its pongs) still
-goes through Strawberry.
+Strawberry runs each subscription as a task iterating a stack of generators
+(its stream, graphql-core's, ours): per change and subscriber a task switch,
+the extension hooks and a result to encode; per idle subscription some
+twenty kilobytes held. Here a graphql-transport-ws subscription runs through
+Strawberry until its first result (the snapshot) is sent; then its stream
+ends without a `complete`, and a Follower keeps the operation open:
 
-Only graphql-transport-ws operations can be sent to this way; the legacy
-graphql-ws protocol has no flow control, and keeps Strawberry's path.
+- a change that is next in order reaches a caught-up subscription straight
+  from the process's listener (submissions.listener): the result shared by
+  all subscriptions of one document and variables (api.execution), encoded
+  once, written to each socket with its operation id;
+- anything else (a gap, a resync, a client behind on its pongs, the end)
+  starts a short task that catches this one subscription up, and ends.
+
+The legacy graphql-ws protocol has no flow control, and keeps Strawberry's
+path from start to end.
 """
 
+import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextvars import ContextVar
 
+from graphql import ExecutionResult
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 from strawberry.types import Info
 
+from api.errors import log_unexpected, to_wire
 from api.execution import EventDocument
 from submissions.identity_cache import IdentityCache
+from submissions.streams import Feed
 
 # Results encoded lately, by identity: one shared result, one encoding.
 _encoded: IdentityCache[dict, str] = IdentityCache(size=256)
@@ -40,52 +47,121 @@ class OperationSocket:
 
     __slots__ = ("handler", "operation")
 
-    def __init__(self, handler: BaseGraphQLTransportWSHandler, operation: Operation):
+    def __init__(self, handler: "TransportWSHandler", operation: Operation):
         self.handler = handler
         self.operation = operation
 
-    async def send_data(self, data: dict) -> bool:
-        """Send `data` as the operation's next result now; False if it is over or the client is behind."""
-        # An operation the client completed may not have been cancelled yet:
+    @property
+    def is_open(self) -> bool:
+        # An operation the client completed may not have been cleaned up yet:
         # it must send nothing more.
-        if self.operation.completed or self.handler.operations.get(self.operation.id) is not self.operation:
-            return False
+        return self.handler.operations.get(self.operation.id) is self.operation
+
+    async def send(self, result: ExecutionResult, *, wait: bool) -> bool:
+        """Send `result` as the operation's next message.
+
+        False if the operation is over, or if the client is behind on its
+        pongs and `wait` is False; with `wait`, sending waits for the pong.
+        """
         consumer = self.handler.websocket.ws_consumer
-        if consumer.flow is None or consumer.flow.would_wait:
+        if not self.is_open or (not wait and consumer.flow.would_wait):
             return False
-        await consumer.send(text_data=next_message(self.operation.id, data))
+        if result.errors:
+            log_unexpected(result.errors)
+            payload = {"data": result.data, "errors": [to_wire(error).formatted for error in result.errors]}
+            text = json.dumps({"id": self.operation.id, "type": "next", "payload": payload})
+        else:
+            text = next_message(self.operation.id, result.data)
+        await consumer.send(text_data=text)  # waits for the client's pong when it is two windows behind
         return True
+
+    async def complete(self) -> None:
+        """Tell the client the operation is over, as Strawberry would when its stream ends."""
+        if self.is_open:
+            self.handler.forget_id(self.operation.id)
+            await self.handler.send_message({"id": self.operation.id, "type": "complete"})
+
+
+class Follower:
+    """A subscription after its first result: its feed's changes, sent to its socket."""
+
+    def __init__(self, socket: OperationSocket, document: EventDocument, feed: Feed, root_of: Callable):
+        self.socket = socket
+        self.document = document
+        self.feed = feed
+        self.root_of = root_of  # (event, is_change) -> the root value its result is executed on
+        self._catching_up: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.socket.handler.followers[self.socket.operation.id] = self
+        # Strawberry's stream for the operation ends now: it must not send `complete`.
+        self.socket.operation.completed = True
+        inbox = self.feed.inbox
+        inbox.send = self._send_now
+        inbox.on_event = self._catch_up
+        self._catch_up()  # events may have come while the snapshot was sent
+
+    async def stop(self) -> None:
+        followers = self.socket.handler.followers
+        if followers.get(self.socket.operation.id) is self:
+            del followers[self.socket.operation.id]
+        if self._catching_up is not None and self._catching_up is not asyncio.current_task():
+            self._catching_up.cancel()
+        await self.feed.close()
+
+    async def _send_now(self, event: dict) -> bool:
+        result = await self.document.result(self.root_of(event, True))
+        return not result.errors and await self.socket.send(result, wait=False)
+
+    def _catch_up(self) -> None:
+        self._catching_up = asyncio.ensure_future(self._run_catch_up())
+
+    async def _run_catch_up(self) -> None:
+        try:
+            while (item := await self.feed.next(wait=False)) is not None:
+                result = await self.document.result(self.root_of(*item))
+                if not await self.socket.send(result, wait=True):
+                    break
+            if self.feed.ended:
+                await self.socket.complete()
+            if self.feed.ended or not self.socket.is_open:
+                await self.stop()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # As Strawberry's handler does with an operation task that fails.
+            self.socket.handler.task_logger.exception("Exception in worker task")
+            await self.socket.complete()
+            await self.stop()
 
 
 _current_operation: ContextVar[OperationSocket | None] = ContextVar("current_operation", default=None)
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler):
-    """Strawberry's graphql-transport-ws handler, telling each operation's resolvers where it is sent."""
+    """Strawberry's graphql-transport-ws handler, keeping the operations that outlive their streams."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.followers: dict[str, Follower] = {}
 
     async def run_operation(self, operation: Operation) -> None:
         # Runs in the operation's own task, so the variable is the operation's.
         _current_operation.set(OperationSocket(self, operation))
         await super().run_operation(operation)
 
+    async def cleanup_operation(self, operation_id: str) -> None:
+        # The client completed the operation, or the connection closed.
+        await super().cleanup_operation(operation_id)
+        if follower := self.followers.get(operation_id):
+            await follower.stop()
 
-def result_sender(info: Info) -> Callable[[object], Awaitable[bool]] | None:
-    """A function sending the result for an event straight to this subscription's socket.
 
-    It takes an event object with shared results (api.execution) and returns
-    whether it sent it; when it did not, the event must go through the
-    subscription's stream. None when the operation cannot be sent to.
-    """
+def follower(info: Info, feed: Feed, root_of: Callable) -> Follower | None:
+    """A Follower for the subscription being resolved, to start after its first result; None if it has none."""
     socket = _current_operation.get()
     if socket is None:
         return None
     operation = socket.operation
     document = EventDocument(info, raw_variables=operation.variables, operation_name=operation.operation_name)
-
-    async def send(event) -> bool:
-        result = document.result(event)
-        if result is None or result.errors or result.extensions:
-            return False
-        return await socket.send_data(result.data)
-
-    return send
+    return Follower(socket, document, feed, root_of)

@@ -1,6 +1,5 @@
 """The root schema: the submissions API, with limits against abusive documents."""
 
-import logging
 from collections.abc import Iterator
 
 import strawberry
@@ -14,13 +13,11 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
-from api.errors import ErrorCodes, is_unexpected
+from api.errors import ErrorCodes, log_unexpected
 from api.execution import SharedEventExecutionContext
 from submissions.graphql.mutations import Mutation
 from submissions.graphql.queries import Query
 from submissions.graphql.subscriptions import Subscription
-
-logger = logging.getLogger("api.errors")
 
 MAX_QUERY_DEPTH = 10
 MAX_ALIASES = 30
@@ -47,10 +44,7 @@ class CachedParsing(ParserCache):
 
 class Schema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
-        # Domain and request errors are the caller's business; log only bugs.
-        for error in errors:
-            if is_unexpected(error):
-                logger.error("Unexpected error in %s", error.path, exc_info=error.original_error)
+        log_unexpected(errors)
 
 
 # The limiters' rules are built once: ValidationCache keys on the rules, and a

@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import logging
 import weakref
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -53,50 +53,72 @@ REORDER_WAIT_SECONDS = 0.5
 class Inbox:
     """The events of one submission for one subscriber, and the version it has reached.
 
-    `send`, if given, delivers a change without waking the subscriber: it is
-    used for the next version when the subscriber is waiting on an empty
-    inbox (so everything before was delivered), and returns False to have the
-    event queued instead.
+    The subscriber reads with `get` (waiting) or `get_nowait`; while it is not
+    reading (it waits in `get`, or `get_nowait` found nothing), it is caught
+    up. The listener then hands a change that is next in order to `send`, if
+    set, which delivers it without waking the subscriber and returns False to
+    have it queued instead. An event queued for a caught-up subscriber that is
+    not waiting in `get` calls `on_event`, so that it starts reading again.
     """
 
-    def __init__(self, size: int = INBOX_SIZE, send: Callable[[dict], Awaitable[bool]] | None = None):
-        self._queue: asyncio.Queue[dict] = asyncio.Queue(maxsize=size)
-        self._send = send
-        self._waiting = False
+    __slots__ = ("_events", "_reading", "_waiter", "last_version", "on_event", "send", "size")
+
+    def __init__(self, size: int = INBOX_SIZE):
+        self.size = size
+        self._events: deque[dict] | None = None  # most inboxes are empty most of the time
+        self._waiter: asyncio.Future | None = None
+        self._reading = True  # until the subscriber has its snapshot
         # Set by the subscriber from its snapshot; None until it has one.
         self.last_version: int | None = None
+        self.send: Callable[[dict], Awaitable[bool]] | None = None
+        self.on_event: Callable[[], None] | None = None
 
     async def deliver(self, event: dict) -> None:
         if (
-            self._send is not None
-            and self._waiting
-            and self._queue.empty()
+            self.send is not None
+            and not self._reading
+            and not self._events
             and event is not RESYNC
             and event["type"] == events.STATUS_CHANGED
             and self.last_version is not None
             and event["version"] == self.last_version + 1
-            and await self._send(event)
+            and await self.send(event)
         ):
             self.last_version = event["version"]
             return
         self.put(event)
 
     def put(self, event: dict) -> None:
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            self._queue.put_nowait(RESYNC)
+        if self._events is None:
+            self._events = deque()
+        elif len(self._events) >= self.size:
+            self._events.clear()
+            event = RESYNC
+        self._events.append(event)
+        if self._waiter is not None:
+            if not self._waiter.done():
+                self._waiter.set_result(None)
+        elif not self._reading and self.on_event is not None:
+            self._reading = True
+            self.on_event()
+
+    def get_nowait(self) -> dict | None:
+        """The next event, or None (and the subscriber is caught up) if there is none."""
+        if not self._events:
+            self._reading = False
+            return None
+        return self._events.popleft()
 
     async def get(self) -> dict:
-        if not self._queue.empty():
-            return self._queue.get_nowait()
-        self._waiting = True
-        try:
-            return await self._queue.get()
-        finally:
-            self._waiting = False
+        while not self._events:
+            self._reading = False
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+                self._reading = True
+        return self._events.popleft()
 
 
 class _InOrder:
@@ -283,30 +305,34 @@ class Listener:
             for inbox in inboxes:
                 inbox.put(RESYNC)
 
-    @asynccontextmanager
-    async def subscribe(
-        self, submission_id: str, *, send: Callable[[dict], Awaitable[bool]] | None = None
-    ) -> AsyncIterator[Inbox]:
-        """Receive the events of one submission while inside this block (see Inbox for `send`).
+    async def join(self, submission_id: str, inbox: Inbox) -> None:
+        """Put the events of a submission in `inbox` from now on, until `leave`.
 
-        The group is joined before the block starts, so a snapshot read inside
-        it cannot miss a change committed after the read.
+        The group is joined before this returns, so a snapshot read afterwards
+        cannot miss a change committed after the read.
         """
         channel = await self._start()
-        group = events.group_name(submission_id)
-        inbox = Inbox(send=send)
         # Joining and leaving are serialised so that a leave racing a join can
         # never leave the submission's group without this channel.
         async with self._membership:
             if not self._inboxes.get(submission_id):
-                await self._layer.group_add(group, channel)
+                await self._layer.group_add(events.group_name(submission_id), channel)
             self._inboxes[submission_id].add(inbox)
+
+    async def leave(self, submission_id: str, inbox: Inbox) -> None:
+        # Forget the inbox at once, even if cancelled again while leaving.
+        self._inboxes[submission_id].discard(inbox)
+        await asyncio.shield(self._leave_if_unused(submission_id))
+
+    @asynccontextmanager
+    async def subscribe(self, submission_id: str) -> AsyncIterator[Inbox]:
+        """An inbox with the events of one submission while inside this block (see `join`)."""
+        inbox = Inbox()
+        await self.join(submission_id, inbox)
         try:
             yield inbox
         finally:
-            # Forget the inbox at once, even if cancelled again while leaving.
-            self._inboxes[submission_id].discard(inbox)
-            await asyncio.shield(self._leave_if_unused(submission_id))
+            await self.leave(submission_id, inbox)
 
     async def _leave_if_unused(self, submission_id: str) -> None:
         async with self._membership:

@@ -10,50 +10,96 @@ newer than anything missed, is read instead. The same happens when the
 listener says events may have been lost.
 """
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
-from submissions import events, snapshots
+from submissions import events, metrics, snapshots
 from submissions.exceptions import NotFound
-from submissions.listener import RESYNC, listener
+from submissions.listener import RESYNC, Inbox, listener
 
 
-async def submission_events(
-    *, viewer, submission_id: str, send: Callable[[dict], Awaitable[bool]] | None = None
-) -> AsyncIterator[tuple[dict, bool]]:
-    """Yield (event, is_change): a change as published, or a snapshot (is_change False).
+class Feed:
+    """One subscriber's events of one submission.
 
     Every subscriber of this process gets the same event object for the same
     change, and subscribers whose snapshots come from one read the same
     snapshot object, so what is built from them can be shared.
-
-    `send`, if given, is offered each change that is next in order while this
-    stream waits, and delivers it past the stream; a change it refuses
-    (returning False) is yielded as usual.
-
-    Raises NotFound if `viewer` may not see the submission; ends when it is deleted.
     """
-    events_listener = listener()
-    async with events_listener.subscribe(submission_id, send=send) as inbox:
-        snapshot = await snapshots.snapshot(viewer=viewer, submission_id=submission_id, not_before=snapshots.now())
-        events_listener.read_at(submission_id, snapshot["version"])
-        yield snapshot, False
-        inbox.last_version = snapshot["version"]
-        while True:
-            event = await inbox.get()
+
+    def __init__(self, *, viewer, submission_id: str):
+        self.viewer = viewer
+        self.submission_id = submission_id
+        self.inbox = Inbox()
+        self.ended = False  # the submission was deleted, or the viewer may no longer see it
+        self._listener = listener()
+        self._open = False
+
+    async def open(self) -> dict:
+        """Start receiving the submission's events; returns its snapshot.
+
+        Raises NotFound if the viewer may not see the submission.
+        """
+        await self._listener.join(self.submission_id, self.inbox)
+        self._open = True
+        metrics.subscriptions_active.inc()
+        try:
+            snapshot = await self._snapshot()
+        except BaseException:
+            await self.close()
+            raise
+        self.inbox.last_version = snapshot["version"]
+        return snapshot
+
+    async def close(self) -> None:
+        if self._open:
+            self._open = False
+            metrics.subscriptions_active.dec()
+            await self._listener.leave(self.submission_id, self.inbox)
+
+    async def next(self, *, wait: bool = True) -> tuple[dict, bool] | None:
+        """The next thing to deliver: (a change as published, True) or (a snapshot, False).
+
+        None once the feed has ended, or, with `wait` False, when nothing is
+        pending (the subscriber is caught up).
+        """
+        inbox = self.inbox
+        while not self.ended:
+            event = await inbox.get() if wait else inbox.get_nowait()
+            if event is None:
+                return None
             last_version = inbox.last_version
             if event["type"] == events.DELETED:
-                return
-            if event is RESYNC or event["version"] > last_version + 1:
+                self.ended = True
+            elif event is RESYNC or event["version"] > last_version + 1:
                 try:
-                    snapshot = await snapshots.snapshot(
-                        viewer=viewer, submission_id=submission_id, not_before=snapshots.now()
-                    )
+                    snapshot = await self._snapshot()
                 except NotFound:
-                    return
-                events_listener.read_at(submission_id, snapshot["version"])
+                    self.ended = True
+                    return None
                 if snapshot["version"] > last_version:
-                    yield snapshot, False
                     inbox.last_version = snapshot["version"]
+                    return snapshot, False
             elif event["version"] == last_version + 1:
-                yield event, True
                 inbox.last_version = event["version"]
+                return event, True
+        return None
+
+    async def _snapshot(self) -> dict:
+        snapshot = await snapshots.snapshot(
+            viewer=self.viewer, submission_id=self.submission_id, not_before=snapshots.now()
+        )
+        self._listener.read_at(self.submission_id, snapshot["version"])
+        return snapshot
+
+
+async def submission_events(feed: Feed) -> AsyncIterator[tuple[dict, bool]]:
+    """Yield (event, is_change) from a new feed: its snapshot (is_change False), then what Feed.next gives.
+
+    Raises NotFound if the viewer may not see the submission; ends when it is deleted.
+    """
+    snapshot = await feed.open()
+    try:
+        yield snapshot, False
+        while (item := await feed.next()) is not None:
+            yield item
+    finally:
+        await feed.close()

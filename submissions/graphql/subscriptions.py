@@ -4,7 +4,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 from strawberry.types import Info
 
-from api.operations import result_sender
+from api.operations import follower
 from submissions import metrics, selectors, streams
 from submissions.graphql.permissions import require_viewer
 from submissions.graphql.types import SubmissionStatusEvent
@@ -17,13 +17,13 @@ from submissions.identity_cache import IdentityCache
 _shared_events: IdentityCache[dict, SubmissionStatusEvent] = IdentityCache(size=256)
 
 
-def _shared_event(event: dict) -> SubmissionStatusEvent:
-    return _shared_events.get(event, lambda event: SubmissionStatusEvent.from_event(event, shared=True))
-
-
-def _delivered(event: SubmissionStatusEvent) -> None:
-    metrics.events_delivered.inc()
-    metrics.delivery_latency.observe(max(0.0, time.time() - event.at.timestamp()))
+def _root_of(event: dict, is_change: bool) -> SubmissionStatusEvent:
+    """What a subscription yields for an event (a change or a snapshot), counting the changes delivered."""
+    shared_event = _shared_events.get(event, lambda event: SubmissionStatusEvent.from_event(event, shared=True))
+    if is_change:
+        metrics.events_delivered.inc()
+        metrics.delivery_latency.observe(max(0.0, time.time() - shared_event.at.timestamp()))
+    return shared_event
 
 
 @strawberry.type
@@ -36,22 +36,16 @@ class Subscription:
     ) -> AsyncGenerator[SubmissionStatusEvent, None]:
         viewer = require_viewer(info)
         submission_id = str(selectors.parse_submission_id(submission_id))
-        # While this stream waits, the changes that are next in order are sent
-        # past it, straight to the socket, where the transport allows.
-        send_result = result_sender(info)
-
-        async def send(event: dict) -> bool:
-            shared_event = _shared_event(event)
-            if not await send_result(shared_event):
-                return False
-            _delivered(shared_event)
-            return True
-
-        with metrics.subscriptions_active.track_inprogress():
-            async for event, is_change in streams.submission_events(
-                viewer=viewer, submission_id=submission_id, send=send if send_result else None
-            ):
-                shared_event = _shared_event(event)
-                if is_change:
-                    _delivered(shared_event)
-                yield shared_event
+        feed = streams.Feed(viewer=viewer, submission_id=submission_id)
+        # Past the snapshot, the transport may follow the feed itself (api.operations).
+        if (follow := follower(info, feed, _root_of)) is None:
+            async for event, is_change in streams.submission_events(feed):
+                yield _root_of(event, is_change)
+            return
+        snapshot = await feed.open()
+        try:
+            yield _root_of(snapshot, False)
+        except BaseException:
+            await feed.close()
+            raise
+        follow.start()
