@@ -6,7 +6,7 @@ from asgiref.sync import sync_to_async
 from submissions import services
 from submissions.graphql import types
 from submissions.models import Status
-from tests.api.test_websocket import GraphQLSocket, bearer
+from tests.api.websocket_client import GraphQLSocket, bearer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

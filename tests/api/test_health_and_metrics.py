@@ -6,7 +6,7 @@ from django.test import AsyncClient, Client
 
 from submissions import services
 from submissions.models import Status
-from tests.api.test_websocket import GraphQLSocket, bearer
+from tests.api.websocket_client import GraphQLSocket, bearer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
