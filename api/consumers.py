@@ -12,6 +12,7 @@ from api import metrics, shutdown
 from api.auth import InvalidCredentials, recent_viewer, resolve_viewer
 from api.flow_control import FlowControl
 from api.operations import TransportWSHandler, next_message
+from submissions.small_queue import SmallQueue
 
 REJECTED_CLOSE_CODE = 4403
 
@@ -24,6 +25,11 @@ class GraphQLWSConsumer(StrawberryGraphQLWSConsumer):
     rejected = False
     counted = False
     flow: FlowControl | None = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Strawberry only puts and gets: the same, without asyncio.Queue's deques.
+        self.message_queue = SmallQueue()
 
     async def dispatch(self, message) -> None:
         # Channels hops to a thread before every message to close stale

@@ -20,7 +20,7 @@ class FlowControl:
         self.window = window
         self.unacknowledged = 0
         self._ping_sent_at: int | None = None
-        self._pong = asyncio.Event()
+        self._pong: asyncio.Event | None = None  # made when a send first has to wait
 
     @property
     def would_wait(self) -> bool:
@@ -30,7 +30,8 @@ class FlowControl:
     async def before_send(self, send_ping) -> None:
         """Wait while the client is two windows behind; ask for a pong after each window."""
         while self.would_wait:
-            self._pong.clear()
+            if self._pong is None:
+                self._pong = asyncio.Event()
             await self._pong.wait()
         if self.unacknowledged >= self.window and self._ping_sent_at is None:
             # The pong to this ping acknowledges every message sent before it.
@@ -41,11 +42,16 @@ class FlowControl:
     def close(self) -> None:
         """The connection is gone: nothing waits for a pong any more."""
         self.window = float("inf")
-        self._pong.set()
+        self._wake_senders()
 
     def on_pong(self) -> None:
         """The client has read everything sent before the last ping."""
         if self._ping_sent_at is not None:
             self.unacknowledged -= self._ping_sent_at
             self._ping_sent_at = None
+            self._wake_senders()
+
+    def _wake_senders(self) -> None:
+        if self._pong is not None:
             self._pong.set()
+            self._pong = None

@@ -115,6 +115,11 @@ class Follower:
 
     def _catch_up(self) -> None:
         self._catching_up = asyncio.ensure_future(self._run_catch_up())
+        self._catching_up.add_done_callback(self._caught_up)
+
+    def _caught_up(self, task: asyncio.Task) -> None:
+        if self._catching_up is task:
+            self._catching_up = None
 
     async def _run_catch_up(self) -> None:
         try:
@@ -135,6 +140,8 @@ class Follower:
             await self.stop()
 
 
+DOCUMENTS_KEPT = 256
+_documents: dict[str, str] = {}
 _current_operation: ContextVar[OperationSocket | None] = ContextVar("current_operation", default=None)
 
 
@@ -145,7 +152,16 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler):
         super().__init__(*args, **kwargs)
         self.followers: dict[str, Follower] = {}
 
+    async def handle_connection_init(self, message) -> None:
+        await super().handle_connection_init(message)
+        # Cancelled by now: a connection open for hours need not keep it.
+        self.connection_init_timeout_task = None
+
     async def run_operation(self, operation: Operation) -> None:
+        # Pages subscribe with the same few documents: keep one copy of each.
+        operation.query = _documents.setdefault(operation.query, operation.query)
+        if len(_documents) > DOCUMENTS_KEPT:
+            _documents.pop(next(iter(_documents)))
         # Runs in the operation's own task, so the variable is the operation's.
         _current_operation.set(OperationSocket(self, operation))
         await super().run_operation(operation)

@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import logging
 import weakref
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -20,6 +20,7 @@ from functools import partial
 from channels.layers import get_channel_layer
 
 from submissions import events
+from submissions.small_queue import SmallQueue
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +62,11 @@ class Inbox:
     not waiting in `get` calls `on_event`, so that it starts reading again.
     """
 
-    __slots__ = ("_events", "_reading", "_waiter", "last_version", "on_event", "send", "size")
+    __slots__ = ("_events", "_reading", "last_version", "on_event", "send", "size")
 
     def __init__(self, size: int = INBOX_SIZE):
         self.size = size
-        self._events: deque[dict] | None = None  # most inboxes are empty most of the time
-        self._waiter: asyncio.Future | None = None
+        self._events = SmallQueue()  # most inboxes are empty most of the time
         self._reading = True  # until the subscriber has its snapshot
         # Set by the subscriber from its snapshot; None until it has one.
         self.last_version: int | None = None
@@ -77,7 +77,7 @@ class Inbox:
         if (
             self.send is not None
             and not self._reading
-            and not self._events
+            and not len(self._events)
             and event is not RESYNC
             and event["type"] == events.STATUS_CHANGED
             and self.last_version is not None
@@ -89,36 +89,29 @@ class Inbox:
         self.put(event)
 
     def put(self, event: dict) -> None:
-        if self._events is None:
-            self._events = deque()
-        elif len(self._events) >= self.size:
+        if len(self._events) >= self.size:
             self._events.clear()
             event = RESYNC
-        self._events.append(event)
-        if self._waiter is not None:
-            if not self._waiter.done():
-                self._waiter.set_result(None)
-        elif not self._reading and self.on_event is not None:
+        self._events.put_nowait(event)  # wakes the subscriber if it waits in `get`
+        if not self._events.waiting and not self._reading and self.on_event is not None:
             self._reading = True
             self.on_event()
 
     def get_nowait(self) -> dict | None:
         """The next event, or None (and the subscriber is caught up) if there is none."""
-        if not self._events:
+        event = self._events.get_nowait()
+        if event is None:
             self._reading = False
-            return None
-        return self._events.popleft()
+        return event
 
     async def get(self) -> dict:
-        while not self._events:
-            self._reading = False
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-                self._reading = True
-        return self._events.popleft()
+        if len(self._events):
+            return self._events.get_nowait()
+        self._reading = False
+        try:
+            return await self._events.get()
+        finally:
+            self._reading = True
 
 
 class _InOrder:
