@@ -4,13 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# daphne, or uvicorn (api/servers.py says when to choose it).
+SERVER ?= daphne
 
 .PHONY: run test install schema stop format assets
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo
-	$(BIN)/daphne -b $(HOST) -p $(PORT) api.asgi:application
+	$(BIN)/python -m api.servers $(SERVER) --host $(HOST) --port $(PORT)
 
 # The suite runs on SQLite, then (all but the process tests, which make their
 # own databases) on PostgreSQL: required in CI, skipped elsewhere if absent.

@@ -3,16 +3,21 @@
     python -m bench fanout --connections 1000 --subscriptions-per-connection 1 --submissions 1 --events 50
     python -m bench idle --connections 10000
     python -m bench all --json results.json
+    python -m bench all --server both
 
-Each scenario is measured, in the same run, for three variants, each on a
-fresh daphne process: "ours" (/graphql/), "naive" (Strawberry joining a
-channel-layer group per subscription, /bench/naive/) and "raw" (a bare
-Channels consumer per connection, no GraphQL, /bench/raw/). The layer is
-the embedded default (--layer embedded), a private Redis with the core and
-the pub/sub layer (--layer redis), or all three (--layer all; the default
-of `all`). WebSocket clients run in --client-processes other processes;
-changes are updateSubmissionStatus POSTs sent every --interval-ms, with at
-most --senders in flight (the achieved pace is reported as chg/s).
+Each scenario is measured, in the same run, for four variants, each on a
+fresh server process: "ours" (/graphql/); "naive" (Strawberry joining a
+channel-layer group per subscription, /bench/naive/); "channels" (a bare
+Channels consumer per connection forwarding the group messages, no GraphQL,
+/bench/channels/); and "raw" (a WebSocket broadcast in the server's memory,
+with no channel layer, no GraphQL and no database, /bench/raw/: the limit of
+the transport). The server is daphne (--server daphne, the default),
+uvicorn, or both. The layer is the embedded default (--layer embedded), a
+private Redis with the core and the pub/sub layer (--layer redis), or all
+three (--layer all; the default of `all`). WebSocket clients run in
+--client-processes other processes; changes are updateSubmissionStatus
+POSTs (for raw, POSTs to /bench/raw/broadcast/) sent every --interval-ms,
+with at most --senders in flight (the achieved pace is reported as chg/s).
 
 The idle scenario defaults to 2,000 connections so that `all` stays short;
 the target is 10,000 on one process: ask for it with --connections 10000.

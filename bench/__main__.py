@@ -4,7 +4,7 @@
     python -m bench idle --connections 10000
     python -m bench all --json results.json
 
-Without --url, every variant gets a fresh daphne process (one process,
+Without --url, every variant gets a fresh server process (one process,
 `-p 0`) on a fresh SQLite database per layer; with --url (and --token),
 the server given (started with BENCH_ENDPOINTS=1 for the baselines) is
 measured as it is.
@@ -15,6 +15,7 @@ import signal
 import sys
 from urllib.parse import urlsplit
 
+from api.servers import SERVERS
 from bench import report
 from bench.measure import Options
 from bench.run import VARIANTS, run_all, run_external
@@ -37,6 +38,9 @@ def parser() -> argparse.ArgumentParser:
         "--layer",
         choices=LAYER_CHOICES,
         help="embedded, redis (core and pubsub) or all; default embedded, and all for `all`",
+    )
+    common.add_argument(
+        "--server", choices=[*SERVERS, "both"], default="daphne", help="the ASGI server (default daphne)"
     )
     common.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated: ours,naive,channels,raw")
     common.add_argument("--interval-ms", type=float, default=20.0, help="between two changes (default 20)")
@@ -129,7 +133,8 @@ def main() -> None:
         results = run_external(server, args.token, scenarios, variants, options)
     else:
         layers = LAYER_CHOICES[args.layer or ("all" if args.command == "all" else "embedded")]
-        results = run_all(scenarios, layers, variants, options, keep=args.keep)
+        server_names = list(SERVERS) if args.server == "both" else [args.server]
+        results = run_all(scenarios, layers, variants, options, server_names, keep=args.keep)
     signal.alarm(0)
 
     code = report.code_version()

@@ -14,6 +14,7 @@ COLUMNS = [
     # (heading, how to read it from a result)
     ("scenario", lambda r: r["scenario"]),
     ("layer", lambda r: r["layer"]),
+    ("server", lambda r: r.get("server")),
     ("variant", lambda r: r["variant"]),
     ("conns", lambda r: _of(r, "connections", "connections_requested")),
     ("subs", lambda r: r.get("subscriptions")),
@@ -79,16 +80,16 @@ def ratios(results: list[dict]) -> str:
     """ours/raw, ours/channels and ours/naive for each scenario and layer where both were measured."""
     by_case: dict[tuple, dict[str, dict]] = {}
     for result in results:
-        by_case.setdefault((result["scenario"], result["layer"]), {})[result["variant"]] = result
+        by_case.setdefault((result["scenario"], result["layer"], result.get("server")), {})[result["variant"]] = result
     lines = []
-    for (scenario, layer), variants in by_case.items():
+    for (scenario, layer, server), variants in by_case.items():
         ours = variants.get("ours")
         for baseline in ("raw", "channels", "naive"):
             other = variants.get(baseline)
             if ours is None or other is None or "error" in ours or "error" in other:
                 continue
             parts = [f"{label} {_ratio(read(ours), read(other))}" for label, read in RATIOS]
-            lines.append(f"{scenario} / {layer}: ours/{baseline}: " + ", ".join(parts))
+            lines.append(f"{scenario} / {layer} / {server}: ours/{baseline}: " + ", ".join(parts))
     return "\n".join(lines)
 
 

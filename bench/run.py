@@ -1,4 +1,4 @@
-"""Runs scenarios x layers x variants, each variant on its own fresh daphne process."""
+"""Runs scenarios x layers x servers x variants, each variant on its own fresh server process."""
 
 import shutil
 import sys
@@ -14,7 +14,12 @@ VARIANTS = ("ours", "naive", "channels", "raw")
 
 
 def run_all(
-    scenarios: list[Scenario], layers: list[str], variants: list[str], options: Options, keep: bool = False
+    scenarios: list[Scenario],
+    layers: list[str],
+    variants: list[str],
+    options: Options,
+    server_names: list[str],
+    keep: bool = False,
 ) -> list[dict]:
     """Start the servers (one per variant, fresh database per layer) and measure every combination."""
     folder = Path(tempfile.mkdtemp(prefix="bench-"))
@@ -23,13 +28,16 @@ def run_all(
         for layer in layers:
             with layer_environment(layer, folder / layer) as environment:
                 for scenario in scenarios:
-                    for variant in variants:
-                        server = environment.start_server(f"{scenario.name}-{variant}")
-                        try:
-                            result = _measure(server, environment.token, layer, variant, scenario, options)
-                        finally:
-                            server.stop()
-                        results.append(result)
+                    for server_name in server_names:
+                        for variant in variants:
+                            server = environment.start_server(f"{scenario.name}-{variant}", server_name)
+                            try:
+                                result = _measure(
+                                    server, environment.token, layer, server_name, variant, scenario, options
+                                )
+                            finally:
+                                server.stop()
+                            results.append(result)
     finally:
         if keep:
             print(f"Logs and databases kept in {folder}", file=sys.stderr)
@@ -43,15 +51,23 @@ def run_external(
 ) -> list[dict]:
     """Measure a server someone else started (its baselines need BENCH_ENDPOINTS=1)."""
     return [
-        _measure(server, token, "external", variant, scenario, options)
+        _measure(server, token, "external", "external", variant, scenario, options)
         for scenario in scenarios
         for variant in variants
     ]
 
 
-def _measure(server: Server, token: str, layer: str, variant: str, scenario: Scenario, options: Options) -> dict:
-    head = {"scenario": scenario.name, "layer": layer, "variant": variant, "parameters": vars(scenario)}
-    print(f"{scenario.name} / {layer} / {variant}: measuring...", file=sys.stderr, flush=True)
+def _measure(
+    server: Server, token: str, layer: str, server_name: str, variant: str, scenario: Scenario, options: Options
+) -> dict:
+    head = {
+        "scenario": scenario.name,
+        "layer": layer,
+        "server": server_name,
+        "variant": variant,
+        "parameters": vars(scenario),
+    }
+    print(f"{scenario.name} / {layer} / {server_name} / {variant}: measuring...", file=sys.stderr, flush=True)
     started = time.monotonic()
     try:
         result = {**head, **measure(server, token, variant, scenario, options)}

