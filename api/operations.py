@@ -20,10 +20,12 @@ path from start to end.
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
+from contextlib import suppress
 from contextvars import ContextVar
 
-from graphql import ExecutionResult
+from graphql import ExecutionResult, GraphQLError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 from strawberry.types import Info
 
@@ -31,6 +33,8 @@ from api.errors import log_unexpected, to_wire
 from api.execution import EventDocument
 from submissions.identity_cache import IdentityCache
 from submissions.streams import Feed
+
+logger = logging.getLogger(__name__)
 
 # Results encoded lately, by identity: one shared result, one encoding.
 _encoded: IdentityCache[dict, str] = IdentityCache(size=256)
@@ -85,11 +89,20 @@ class OperationSocket:
 class Follower:
     """A subscription after its first result: its feed's changes, sent to its socket."""
 
-    def __init__(self, socket: OperationSocket, document: EventDocument, feed: Feed, root_of: Callable):
+    def __init__(
+        self,
+        socket: OperationSocket,
+        document: EventDocument,
+        feed: Feed,
+        *,
+        root_of: Callable[[dict], object],
+        delivered: Callable[[object], None],
+    ):
         self.socket = socket
         self.document = document
         self.feed = feed
-        self.root_of = root_of  # (event, is_change) -> the root value its result is executed on
+        self.root_of = root_of  # an event -> the root value its result is executed on
+        self.delivered = delivered  # called with the root value of each change sent
         self._catching_up: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -101,17 +114,32 @@ class Follower:
         inbox.on_event = self._catch_up
         self._catch_up()  # events may have come while the snapshot was sent
 
-    async def stop(self) -> None:
+    def stop(self) -> None:
+        """Follow no more: the client completed the operation, the connection closed, or the feed ended."""
         followers = self.socket.handler.followers
         if followers.get(self.socket.operation.id) is self:
             del followers[self.socket.operation.id]
+        inbox = self.feed.inbox
+        inbox.send = inbox.on_event = None
         if self._catching_up is not None and self._catching_up is not asyncio.current_task():
             self._catching_up.cancel()
-        await self.feed.close()
+        self.feed.close()  # the group is left in the background
 
     async def _send_now(self, event: dict) -> bool:
-        result = await self.document.result(self.root_of(event, True))
-        return not result.errors and await self.socket.send(result, wait=False)
+        root = self.root_of(event)
+        result = await self.document.result(root)
+        if result.errors:
+            return False  # the catch-up sends errors
+        try:
+            sent = await self.socket.send(result, wait=False)
+        except Exception:
+            # The connection is closing under us (its disconnect is on the way).
+            logger.debug("Sending to a closing WebSocket failed", exc_info=True)
+            self.stop()
+            return False
+        if sent:
+            self.delivered(root)
+        return sent
 
     def _catch_up(self) -> None:
         self._catching_up = asyncio.ensure_future(self._run_catch_up())
@@ -122,26 +150,30 @@ class Follower:
             self._catching_up = None
 
     async def _run_catch_up(self) -> None:
+        finished = True  # unless caught up with the operation still open
         try:
             while (item := await self.feed.next(wait=False)) is not None:
-                result = await self.document.result(self.root_of(*item))
-                if not await self.socket.send(result, wait=True):
-                    break
+                event, is_change = item
+                root = self.root_of(event)
+                if not await self.socket.send(await self.document.result(root), wait=True):
+                    return
+                if is_change:
+                    self.delivered(root)
             if self.feed.ended:
                 await self.socket.complete()
-            if self.feed.ended or not self.socket.is_open:
-                await self.stop()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # As Strawberry's handler does with an operation task that fails.
-            self.socket.handler.task_logger.exception("Exception in worker task")
-            await self.socket.complete()
-            await self.stop()
+            else:
+                finished = not self.socket.is_open
+        except Exception as error:
+            # As when Strawberry's stream fails: the error (masked and logged), then `complete`.
+            with suppress(Exception):
+                failed = ExecutionResult(data=None, errors=[GraphQLError(str(error), original_error=error)])
+                await self.socket.send(failed, wait=True)
+                await self.socket.complete()
+        finally:
+            if finished:
+                self.stop()
 
 
-DOCUMENTS_KEPT = 256
-_documents: dict[str, str] = {}
 _current_operation: ContextVar[OperationSocket | None] = ContextVar("current_operation", default=None)
 
 
@@ -158,26 +190,28 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler):
         self.connection_init_timeout_task = None
 
     async def run_operation(self, operation: Operation) -> None:
-        # Pages subscribe with the same few documents: keep one copy of each.
-        operation.query = _documents.setdefault(operation.query, operation.query)
-        if len(_documents) > DOCUMENTS_KEPT:
-            _documents.pop(next(iter(_documents)))
         # Runs in the operation's own task, so the variable is the operation's.
         _current_operation.set(OperationSocket(self, operation))
         await super().run_operation(operation)
 
     async def cleanup_operation(self, operation_id: str) -> None:
-        # The client completed the operation, or the connection closed.
+        # The client completed the operation (or the connection is closing).
         await super().cleanup_operation(operation_id)
         if follower := self.followers.get(operation_id):
-            await follower.stop()
+            follower.stop()
+
+    async def shutdown(self) -> None:
+        await super().shutdown()
+        # Also those whose operation was already forgotten (completed by the server).
+        for follower in list(self.followers.values()):
+            follower.stop()
 
 
-def follower(info: Info, feed: Feed, root_of: Callable) -> Follower | None:
+def follower(info: Info, feed: Feed, **callbacks) -> Follower | None:
     """A Follower for the subscription being resolved, to start after its first result; None if it has none."""
     socket = _current_operation.get()
     if socket is None:
         return None
     operation = socket.operation
     document = EventDocument(info, raw_variables=operation.variables, operation_name=operation.operation_name)
-    return Follower(socket, document, feed, root_of)
+    return Follower(socket, document, feed, **callbacks)

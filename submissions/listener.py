@@ -9,12 +9,12 @@ that event (api.operations), into the inbox of any other.
 """
 
 import asyncio
+import contextvars
 import itertools
 import logging
 import weakref
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 from channels.layers import get_channel_layer
@@ -51,6 +51,11 @@ REJOIN_INTERVAL_SECONDS = 3600.0
 REORDER_WAIT_SECONDS = 0.5
 
 
+def _task_of_its_own(coroutine, name: str | None = None) -> asyncio.Task:
+    """A task in a context of its own, not that of the subscriber whose call started it."""
+    return asyncio.get_running_loop().create_task(coroutine, name=name, context=contextvars.Context())
+
+
 class Inbox:
     """The events of one submission for one subscriber, and the version it has reached.
 
@@ -60,6 +65,7 @@ class Inbox:
     set, which delivers it without waking the subscriber and returns False to
     have it queued instead. An event queued for a caught-up subscriber that is
     not waiting in `get` calls `on_event`, so that it starts reading again.
+    Events that arrive while `send` runs queue behind the one it sends.
     """
 
     __slots__ = ("_events", "_reading", "last_version", "on_event", "send", "size")
@@ -74,18 +80,23 @@ class Inbox:
         self.on_event: Callable[[], None] | None = None
 
     async def deliver(self, event: dict) -> None:
+        # Not reading means caught up: nothing queued, and a version reached.
         if (
             self.send is not None
             and not self._reading
-            and not len(self._events)
-            and event is not RESYNC
             and event["type"] == events.STATUS_CHANGED
-            and self.last_version is not None
             and event["version"] == self.last_version + 1
-            and await self.send(event)
         ):
-            self.last_version = event["version"]
-            return
+            self._reading = True
+            try:
+                sent = await self.send(event)
+            finally:
+                self._reading = False
+            if sent:
+                self.last_version = event["version"]
+                if len(self._events):
+                    self._wake()
+                return
         self.put(event)
 
     def put(self, event: dict) -> None:
@@ -93,7 +104,11 @@ class Inbox:
             self._events.clear()
             event = RESYNC
         self._events.put_nowait(event)  # wakes the subscriber if it waits in `get`
-        if not self._events.waiting and not self._reading and self.on_event is not None:
+        if not self._events.waiting and not self._reading:
+            self._wake()
+
+    def _wake(self) -> None:
+        if self.on_event is not None:
             self._reading = True
             self.on_event()
 
@@ -172,6 +187,7 @@ class Listener:
         self._ready = asyncio.Lock()
         self._membership = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
+        self._leaving: set[asyncio.Task] = set()
         self._heartbeats: dict[int, asyncio.Future] = {}
         # True from the moment events may have been lost until every
         # subscriber has been told to re-read.
@@ -185,9 +201,9 @@ class Listener:
                 for task in self._tasks:
                     task.cancel()
                 self._tasks = [
-                    asyncio.create_task(self._receive_events(), name="submission-events"),
-                    asyncio.create_task(self._deliver_events(), name="submission-events-delivery"),
-                    asyncio.create_task(self._watch_layer(), name="submission-events-heartbeat"),
+                    _task_of_its_own(self._receive_events(), name="submission-events"),
+                    _task_of_its_own(self._deliver_events(), name="submission-events-delivery"),
+                    _task_of_its_own(self._watch_layer(), name="submission-events-heartbeat"),
                 ]
                 for task in self._tasks:
                     task.add_done_callback(self._on_task_done)
@@ -312,20 +328,15 @@ class Listener:
                 await self._layer.group_add(events.group_name(submission_id), channel)
             self._inboxes[submission_id].add(inbox)
 
-    async def leave(self, submission_id: str, inbox: Inbox) -> None:
-        # Forget the inbox at once, even if cancelled again while leaving.
+    def leave(self, submission_id: str, inbox: Inbox) -> asyncio.Future:
+        """Put nothing more in `inbox`; the future returned is done once the group is left if it was the last."""
         self._inboxes[submission_id].discard(inbox)
-        await asyncio.shield(self._leave_if_unused(submission_id))
-
-    @asynccontextmanager
-    async def subscribe(self, submission_id: str) -> AsyncIterator[Inbox]:
-        """An inbox with the events of one submission while inside this block (see `join`)."""
-        inbox = Inbox()
-        await self.join(submission_id, inbox)
-        try:
-            yield inbox
-        finally:
-            await self.leave(submission_id, inbox)
+        # The group is left in a task of its own: whoever leaves need not wait
+        # for a channel-layer round trip, and a cancelled leave still happens.
+        leaving = _task_of_its_own(self._leave_if_unused(submission_id))
+        self._leaving.add(leaving)
+        leaving.add_done_callback(self._leaving.discard)
+        return asyncio.shield(leaving)
 
     async def _leave_if_unused(self, submission_id: str) -> None:
         async with self._membership:

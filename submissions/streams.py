@@ -10,6 +10,7 @@ newer than anything missed, is read instead. The same happens when the
 listener says events may have been lost.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from submissions import events, metrics, snapshots
@@ -49,11 +50,15 @@ class Feed:
         self.inbox.last_version = snapshot["version"]
         return snapshot
 
-    async def close(self) -> None:
-        if self._open:
-            self._open = False
-            metrics.subscriptions_active.dec()
-            await self._listener.leave(self.submission_id, self.inbox)
+    def close(self) -> asyncio.Future:
+        """Receive nothing more, at once; the future is done once the process has left the group if it should."""
+        if not self._open:
+            done = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        self._open = False
+        metrics.subscriptions_active.dec()
+        return self._listener.leave(self.submission_id, self.inbox)
 
     async def next(self, *, wait: bool = True) -> tuple[dict, bool] | None:
         """The next thing to deliver: (a change as published, True) or (a snapshot, False).

@@ -17,13 +17,14 @@ from submissions.identity_cache import IdentityCache
 _shared_events: IdentityCache[dict, SubmissionStatusEvent] = IdentityCache(size=256)
 
 
-def _root_of(event: dict, is_change: bool) -> SubmissionStatusEvent:
-    """What a subscription yields for an event (a change or a snapshot), counting the changes delivered."""
-    shared_event = _shared_events.get(event, lambda event: SubmissionStatusEvent.from_event(event, shared=True))
-    if is_change:
-        metrics.events_delivered.inc()
-        metrics.delivery_latency.observe(max(0.0, time.time() - shared_event.at.timestamp()))
-    return shared_event
+def _shared_event(event: dict) -> SubmissionStatusEvent:
+    """What a subscription yields for an event (a change or a snapshot): one object for all subscribers."""
+    return _shared_events.get(event, lambda event: SubmissionStatusEvent.from_event(event, shared=True))
+
+
+def _delivered(change: SubmissionStatusEvent) -> None:
+    metrics.events_delivered.inc()
+    metrics.delivery_latency.observe(max(0.0, time.time() - change.at.timestamp()))
 
 
 @strawberry.type
@@ -38,14 +39,17 @@ class Subscription:
         submission_id = str(selectors.parse_submission_id(submission_id))
         feed = streams.Feed(viewer=viewer, submission_id=submission_id)
         # Past the snapshot, the transport may follow the feed itself (api.operations).
-        if (follow := follower(info, feed, _root_of)) is None:
+        if (follow := follower(info, feed, root_of=_shared_event, delivered=_delivered)) is None:
             async for event, is_change in streams.submission_events(feed):
-                yield _root_of(event, is_change)
+                shared_event = _shared_event(event)
+                if is_change:
+                    _delivered(shared_event)
+                yield shared_event
             return
         snapshot = await feed.open()
         try:
-            yield _root_of(snapshot, False)
+            yield _shared_event(snapshot)
         except BaseException:
-            await feed.close()
+            feed.close()
             raise
         follow.start()

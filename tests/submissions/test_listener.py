@@ -1,12 +1,23 @@
 """One listener per process: it joins a group while someone listens, and never loses track of who does."""
 
 import asyncio
+from contextlib import asynccontextmanager
 
 import pytest
 from channels.layers import get_channel_layer
 
 from submissions import events
 from submissions.listener import RESYNC, Inbox, Listener
+
+
+@asynccontextmanager
+async def subscribed(listener, submission_id):
+    inbox = Inbox()
+    await listener.join(submission_id, inbox)
+    try:
+        yield inbox
+    finally:
+        await listener.leave(submission_id, inbox)
 
 
 def status_event(submission_id, version):
@@ -27,7 +38,11 @@ def test_an_inbox_that_overflows_keeps_only_a_resync():
 async def test_events_reach_every_subscriber_of_their_submission_only():
     layer = get_channel_layer()
     listener = Listener(layer)
-    async with listener.subscribe("1") as first, listener.subscribe("1") as second, listener.subscribe("2") as other:
+    async with (
+        subscribed(listener, "1") as first,
+        subscribed(listener, "1") as second,
+        subscribed(listener, "2") as other,
+    ):
         await layer.group_send(events.group_name(1), status_event("1", 2))
         await layer.group_send(events.group_name(2), status_event("2", 7))
         assert (await next_message(first))["version"] == 2
@@ -38,8 +53,8 @@ async def test_events_reach_every_subscriber_of_their_submission_only():
 async def test_the_group_is_left_when_its_last_subscriber_goes():
     layer = get_channel_layer()
     listener = Listener(layer)
-    async with listener.subscribe("1"):
-        async with listener.subscribe("1"):
+    async with subscribed(listener, "1"):
+        async with subscribed(listener, "1"):
             pass
         assert listener._channel in layer.groups.get(events.group_name(1), {})
     assert listener._channel not in layer.groups.get(events.group_name(1), {})
@@ -51,7 +66,7 @@ async def test_a_subscriber_cancelled_while_leaving_is_forgotten():
     await listener._start()
 
     async def subscribe_then_wait():
-        async with listener.subscribe("9"):
+        async with subscribed(listener, "9"):
             await asyncio.Event().wait()
 
     task = asyncio.create_task(subscribe_then_wait())
@@ -76,6 +91,6 @@ async def test_a_listener_whose_tasks_died_restarts_them_for_the_next_subscriber
         task.cancel()
     await asyncio.gather(*listener._tasks, return_exceptions=True)
 
-    async with listener.subscribe("1") as inbox:
+    async with subscribed(listener, "1") as inbox:
         await layer.group_send(events.group_name(1), status_event("1", 2))
         assert (await next_message(inbox))["version"] == 2
