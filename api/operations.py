@@ -15,7 +15,9 @@ ends without a `complete`, and a Follower keeps the operation open:
   starts a short task that catches this one subscription up, and ends.
 
 The legacy graphql-ws protocol has no flow control, and keeps Strawberry's
-path from start to end.
+path from start to end. Results executed here skip the schema extensions'
+per-result hooks: ours act on parsing, validation and errors only, and
+errors are mapped here the same way (api.errors).
 """
 
 import asyncio
@@ -174,6 +176,9 @@ class Follower:
                 self.stop()
 
 
+SHARED_DOCUMENTS = 256
+SHARED_DOCUMENT_MAX_LENGTH = 4096
+_documents: dict[str, str] = {}
 _current_operation: ContextVar[OperationSocket | None] = ContextVar("current_operation", default=None)
 
 
@@ -190,9 +195,20 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler):
         self.connection_init_timeout_task = None
 
     async def run_operation(self, operation: Operation) -> None:
+        # Pages subscribe with the same few documents: keep one copy of each short one.
+        if len(operation.query) <= SHARED_DOCUMENT_MAX_LENGTH:
+            operation.query = _documents.setdefault(operation.query, operation.query)
+            if len(_documents) > SHARED_DOCUMENTS:
+                _documents.pop(next(iter(_documents)))
         # Runs in the operation's own task, so the variable is the operation's.
         _current_operation.set(OperationSocket(self, operation))
         await super().run_operation(operation)
+        if self.followers.get(operation.id) is not None:
+            # The operation lives on, but its finished task (and all that was
+            # set in its context) need not: Strawberry only cancels it.
+            done = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            operation.task = done
 
     async def cleanup_operation(self, operation_id: str) -> None:
         # The client completed the operation (or the connection is closing).

@@ -33,10 +33,11 @@ COLUMNS = [
     ("KiB/conn", lambda r: r.get("rss_per_connection_kib")),
     ("notes", lambda r: _notes(r)),
 ]
-# Compared as ours / baseline: above 1 is better for deliveries/s, worse for the other two.
+# Compared as ours / baseline: above 1 is better for deliveries/s, worse for the others.
 RATIOS = [
     ("deliveries/s", lambda r: r.get("deliveries_per_s")),
     ("p99", lambda r: _latency(r, "p99")),
+    ("set-up", lambda r: r.get("setup_s")),
     ("KiB/conn", lambda r: r.get("rss_per_connection_kib")),
 ]
 
