@@ -33,8 +33,9 @@ class GraphQLWSConsumer(StrawberryGraphQLWSConsumer):
 
     async def dispatch(self, message) -> None:
         # Channels hops to a thread before every message to close stale
-        # database connections; our database work runs through
-        # database_sync_to_async, which does that where the queries run.
+        # database connections. Most messages (pongs, subscribes) touch no
+        # database; the reads a WebSocket causes (credentials, snapshots) run
+        # through database_sync_to_async, which does that where they run.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             await super().dispatch(message)

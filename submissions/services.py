@@ -2,8 +2,7 @@
 
 Every change locks the submission's row, bumps its version and saves in one
 transaction, then publishes after commit (events.publish_on_commit). These
-are plain sync functions: call them from async code through
-channels.db.database_sync_to_async.
+are plain sync functions: call them from async code through sync_to_async.
 """
 
 from collections.abc import Iterable

@@ -1,5 +1,5 @@
 import strawberry
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from strawberry.types import Info
 
 from submissions import selectors, services
@@ -34,7 +34,7 @@ class Mutation:
     @strawberry.mutation
     async def create_submission(self, info: Info, input: CreateSubmissionInput) -> Submission:
         viewer = require_viewer(info)
-        submission = await database_sync_to_async(services.submission_create)(
+        submission = await sync_to_async(services.submission_create)(
             owner=viewer.user, title=input.title, description=input.description
         )
         return Submission.from_model(submission)
@@ -42,12 +42,12 @@ class Mutation:
     @strawberry.mutation(description="Deletes one's own submission when its actions allow; returns its id.")
     async def delete_submission(self, info: Info, id: strawberry.ID) -> strawberry.ID:
         viewer = require_viewer(info)
-        return strawberry.ID(await database_sync_to_async(_delete)(viewer=viewer, submission_id=id))
+        return strawberry.ID(await sync_to_async(_delete)(viewer=viewer, submission_id=id))
 
     @strawberry.mutation
     async def update_submission_status(self, info: Info, input: UpdateSubmissionStatusInput) -> SubmissionStatusEvent:
         viewer = require_service(info)
-        event = await database_sync_to_async(_run)(
+        event = await sync_to_async(_run)(
             services.set_status,
             viewer=viewer,
             submission_id=input.id,
@@ -62,7 +62,7 @@ class Mutation:
     async def add_records(self, info: Info, input: AddRecordsInput) -> int:
         viewer = require_service(info)
         records = [{"kind": r.kind, "name": r.name, "attributes": r.attributes or {}} for r in input.records]
-        return await database_sync_to_async(_run)(
+        return await sync_to_async(_run)(
             services.records_add, viewer=viewer, submission_id=input.submission_id, records=records
         )
 
@@ -78,7 +78,7 @@ class Mutation:
             }
             for r in input.results
         ]
-        summary = await database_sync_to_async(_run)(
+        summary = await sync_to_async(_run)(
             services.validation_results_record,
             viewer=viewer,
             submission_id=input.submission_id,
@@ -90,7 +90,7 @@ class Mutation:
     @strawberry.mutation
     async def report_progress(self, info: Info, input: ReportProgressInput) -> SubmissionStatusEvent:
         viewer = require_service(info)
-        event = await database_sync_to_async(_run)(
+        event = await sync_to_async(_run)(
             services.progress_report,
             viewer=viewer,
             submission_id=input.submission_id,

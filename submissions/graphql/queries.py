@@ -1,5 +1,5 @@
 import strawberry
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from strawberry.types import Info
 
 from submissions import selectors
@@ -23,7 +23,7 @@ class Query:
     @strawberry.field
     async def submission(self, info: Info, id: strawberry.ID) -> Submission | None:
         viewer = require_viewer(info)
-        submission = await database_sync_to_async(selectors.submission_get)(viewer=viewer, submission_id=id)
+        submission = await sync_to_async(selectors.submission_get)(viewer=viewer, submission_id=id)
         return Submission.from_model(submission)
 
     @strawberry.field
@@ -31,7 +31,7 @@ class Query:
         self, info: Info, status: SubmissionStatus | None = None, first: int | None = 50, offset: int | None = 0
     ) -> list[Submission]:
         viewer = require_viewer(info)
-        found = await database_sync_to_async(selectors.submission_list)(
+        found = await sync_to_async(selectors.submission_list)(
             viewer=viewer, status=status, first=50 if first is None else first, offset=offset or 0
         )
         return [Submission.from_model(submission) for submission in found]
@@ -39,5 +39,5 @@ class Query:
     @strawberry.field
     async def validation_summary(self, info: Info, submission_id: strawberry.ID) -> ValidationSummary | None:
         viewer = require_viewer(info)
-        summary = await database_sync_to_async(_summary_of)(viewer=viewer, submission_id=submission_id)
+        summary = await sync_to_async(_summary_of)(viewer=viewer, submission_id=submission_id)
         return ValidationSummary.from_summary(summary)

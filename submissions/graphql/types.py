@@ -4,7 +4,7 @@ from datetime import datetime
 from itertools import islice
 
 import strawberry
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from django.utils.dateparse import parse_datetime
 
 from submissions import models, rules, selectors
@@ -114,12 +114,12 @@ class Submission:
 
     @strawberry.field
     async def actions(self) -> SubmissionActions:
-        has_records = await database_sync_to_async(selectors.has_records)(self.model)
+        has_records = await sync_to_async(selectors.has_records)(self.model)
         return SubmissionActions(**rules.actions_for(status=self.status, has_records=has_records))
 
     @strawberry.field
     async def validation_summary(self) -> ValidationSummary:
-        summary = await database_sync_to_async(validation_summary)(submission_id=self.model.pk)
+        summary = await sync_to_async(validation_summary)(submission_id=self.model.pk)
         return ValidationSummary.from_summary(summary)
 
     @classmethod
