@@ -25,8 +25,8 @@ def _result_key(operation: OperationDefinitionNode, variables: Mapping) -> tuple
 class SharedEventExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def execute_operation(self, serially=None):
         cache = getattr(self.root_value, "shared_results", None)
-        key = _result_key(self.operation, self.variable_values.coerced)
-        if cache is None or key is None:
+        key = None if cache is None else _result_key(self.operation, self.variable_values.coerced)
+        if key is None:
             return super().execute_operation(serially)
         if key not in cache:
             result = super().execute_operation(serially)

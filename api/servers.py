@@ -13,8 +13,12 @@ connections. Daphne stays the default: on SIGTERM it closes WebSockets with
 import argparse
 import os
 import re
+import subprocess
 import sys
+import time
+from pathlib import Path
 
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 SERVERS = ("daphne", "uvicorn")
 APPLICATION = "api.asgi:application"
 # What each server logs once it listens, with the port it took.
@@ -42,6 +46,25 @@ def command(server: str, *, host: str = "127.0.0.1", port: int = 0) -> list[str]
             APPLICATION,
         ]
     raise ValueError(f"unknown server {server!r}: choose one of {', '.join(SERVERS)}")
+
+
+def start(server: str, *, env: dict, log_path: Path, port: int = 0, timeout_s: float = 30.0):
+    """Start `server` on 127.0.0.1 (port 0: a free one), logging to `log_path`.
+
+    Returns (process, port) once it listens; for the benchmark and the tests.
+    """
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            command(server, port=port), cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + timeout_s
+    while not (match := LISTENING[server].search(log_path.read_text(errors="replace"))):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            raise RuntimeError(f"{server} did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.05)
+    return process, int(match.group(1))
 
 
 def main(argv: list[str] | None = None) -> None:

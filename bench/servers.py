@@ -72,24 +72,9 @@ class Server:
 
 
 def start_server(env: dict, log_path: Path, server: str = "daphne") -> Server:
-    """Start one server process on a free port of 127.0.0.1, read the port from its log."""
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            servers.command(server),
-            cwd=PROJECT_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    started = Server(http_base="", pid=process.pid, process=process, log_path=log_path)
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while not (match := servers.LISTENING[server].search(log_path.read_text(errors="replace"))):
-        if process.poll() is not None or time.monotonic() > deadline:
-            started.stop()
-            raise RuntimeError(f"{server} did not start:\n{started.log_tail()}")
-        time.sleep(0.05)
-    started.http_base = f"http://127.0.0.1:{match.group(1)}"
-    return started
+    """Start one server process on a free port of 127.0.0.1."""
+    process, port = servers.start(server, env=env, log_path=log_path, timeout_s=STARTUP_TIMEOUT_SECONDS)
+    return Server(http_base=f"http://127.0.0.1:{port}", pid=process.pid, process=process, log_path=log_path)
 
 
 def _free_port() -> int:

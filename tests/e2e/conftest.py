@@ -47,22 +47,11 @@ class Project:
 
     def start_server(self, port: int = 0, server: str = "daphne") -> "Server":
         log_path = self.folder / f"{server}-{len(self.servers)}.log"
-        log = log_path.open("w")
-        process = subprocess.Popen(
-            servers.command(server, port=port),
-            cwd=PROJECT_DIR,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        process, port = servers.start(
+            server, env=self.env, log_path=log_path, port=port, timeout_s=STARTUP_TIMEOUT_SECONDS
         )
-        started = Server(process=process, port=0, log=log)
+        started = Server(process=process, port=port)
         self.servers.append(started)
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while not (match := servers.LISTENING[server].search(log_path.read_text())):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{server} did not start:\n{log_path.read_text()}")
-            time.sleep(0.05)
-        started.port = int(match.group(1))
         return started
 
 
@@ -80,7 +69,6 @@ def graphql_post(url: str, query: str, variables: dict | None = None, *, token: 
 class Server:
     process: subprocess.Popen
     port: int
-    log: object
 
     @property
     def http_url(self) -> str:
@@ -101,7 +89,6 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self.log.close()
 
 
 def free_port() -> int:
