@@ -15,6 +15,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 from django.urls import re_path  # noqa: E402
 
 from api.consumers import GraphQLWSConsumer  # noqa: E402
+from api.hosts import AllowedHostsMiddleware  # noqa: E402
 from api.schema import schema  # noqa: E402
 
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
@@ -41,6 +42,6 @@ application = ProtocolTypeRouter(
     {
         # GraphiQL's scripts are served from here, so it works with no internet.
         "http": ASGIStaticFilesHandler(django_application),
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_routes)),
+        "websocket": AllowedHostsMiddleware(AuthMiddlewareStack(URLRouter(websocket_routes))),
     }
 )

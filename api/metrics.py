@@ -1,6 +1,5 @@
-"""Prometheus metrics of this process, at /metrics, for a token or an allowed network."""
+"""Prometheus metrics of this process, at /metrics, for a token or an allowed network (not through a proxy)."""
 
-import ipaddress
 import secrets
 
 from django.conf import settings
@@ -8,6 +7,7 @@ from django.http import HttpResponse, HttpResponseForbidden
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 
 from api.auth import bearer_token
+from api.proxies import in_networks, is_proxied
 
 websockets_open = Gauge("websocket_connections_open", "WebSocket connections open in this process.")
 websockets_rejected = Counter(
@@ -19,14 +19,17 @@ def _allowed(request) -> bool:
     token = bearer_token(request.headers.get("Authorization"))
     if settings.METRICS_TOKEN and token is not None:
         return secrets.compare_digest(token, settings.METRICS_TOKEN)
-    try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-    except ValueError:
+    # Behind a proxy on the same machine REMOTE_ADDR is loopback for every
+    # client (or, with the server's proxy-header handling, whatever the
+    # client put in X-Forwarded-For), so a proxied request needs the token.
+    if is_proxied(request):
         return False
-    return any(address in ipaddress.ip_network(network) for network in settings.METRICS_ALLOWED_NETWORKS)
+    return in_networks(request.META.get("REMOTE_ADDR", ""), settings.METRICS_ALLOWED_NETWORKS)
 
 
 def metrics(request):
     if not _allowed(request):
-        return HttpResponseForbidden("Metrics need the metrics token or an allowed network.\n")
+        return HttpResponseForbidden(
+            "Metrics need the metrics token, or a request from an allowed network that is not proxied.\n"
+        )
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)

@@ -1,6 +1,7 @@
 """Settings, read from the environment (see the README's configuration table)."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -45,6 +46,23 @@ METRICS_ALLOWED_NETWORKS = [
     if network.strip()
 ]
 
+# Reverse proxies whose X-Forwarded-For names the client (api.proxies): the
+# shipped nginx runs beside the servers. Used for the login throttle's client
+# address; /metrics never trusts a proxied request without its token.
+TRUSTED_PROXIES = [
+    network.strip()
+    for network in os.environ.get("TRUSTED_PROXIES", "127.0.0.1/32,::1/128").split(",")
+    if network.strip()
+]
+
+# One Content-Security-Policy for every HTML page that sets none
+# (api.security_headers); 'self' covers same-origin ws:/wss: too (CSP 3).
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+)
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
@@ -54,12 +72,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
     "strawberry.django",
     "api",
     "submissions",
 ]
 
 MIDDLEWARE = [
+    "api.security_headers.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -67,6 +87,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into a 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "api.urls"
@@ -167,6 +189,30 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+# Login throttling (django-axes, api.login_throttle): the sign-in page and the
+# admin's. LOGIN_FAILURE_LIMIT failures per (username, client address), or
+# LOGIN_FAILURE_LIMIT_PER_ADDRESS per address over all usernames (0: no such
+# limit), within LOGIN_LOCKOUT_MINUTES pause that sign-in for as long,
+# answered 429. A success clears its (username, address). API tokens are not
+# counted. LOGIN_THROTTLE=false turns it off.
+AUTHENTICATION_BACKENDS = [
+    "api.login_throttle.LoginThrottleBackend",  # first: refuses locked-out clients
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_flag("LOGIN_THROTTLE", True)
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = int(os.environ.get("LOGIN_FAILURE_LIMIT_PER_ADDRESS", 20))
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", 5))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_LOCKOUT_MINUTES", 15)))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# A lockout lasts LOGIN_LOCKOUT_MINUTES from the last counted failure;
+# attempts while locked out do not extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_HANDLER = "api.login_throttle.LoginThrottleHandler"
+AXES_CLIENT_IP_CALLABLE = "api.proxies.client_address"
+AXES_LOCKOUT_CALLABLE = "api.login_throttle.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
 
 CSRF_TRUSTED_ORIGINS = [
     origin.strip() for origin in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if origin.strip()

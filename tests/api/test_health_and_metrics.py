@@ -47,6 +47,34 @@ def test_metrics_are_refused_to_other_networks_without_the_token(settings):
     assert Client().get("/metrics", headers={"Authorization": "Bearer s3cret"}).status_code == 200
 
 
+def test_metrics_answer_a_local_request_without_the_token():
+    assert Client(REMOTE_ADDR="127.0.0.1").get("/metrics").status_code == 200
+    assert Client(REMOTE_ADDR="::1").get("/metrics").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"X-Forwarded-For": "203.0.113.5"},
+        {"X-Forwarded-For": "127.0.0.1"},
+        {"Forwarded": "for=203.0.113.5"},
+        {"X-Real-IP": "203.0.113.5"},
+    ],
+)
+def test_metrics_refuse_a_proxied_request_without_the_token(settings, header):
+    """Behind nginx on the same machine REMOTE_ADDR is loopback for every client."""
+    settings.METRICS_TOKEN = "s3cret"
+    assert Client(REMOTE_ADDR="127.0.0.1").get("/metrics", headers=header).status_code == 403
+    authorized = {**header, "Authorization": "Bearer s3cret"}
+    assert Client(REMOTE_ADDR="127.0.0.1").get("/metrics", headers=authorized).status_code == 200
+
+
+def test_metrics_refuse_a_proxied_request_when_no_token_is_set(settings):
+    settings.METRICS_TOKEN = ""
+    proxied = {"X-Forwarded-For": "203.0.113.5", "Authorization": "Bearer "}
+    assert Client(REMOTE_ADDR="127.0.0.1").get("/metrics", headers=proxied).status_code == 403
+
+
 async def test_metrics_count_what_a_real_client_did(owner, submission):
     before = (await AsyncClient().get("/metrics", REMOTE_ADDR="127.0.0.1")).content.decode()
     socket = GraphQLSocket("graphql-transport-ws")

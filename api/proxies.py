@@ -1,0 +1,52 @@
+"""Who the client is when a reverse proxy may stand in between.
+
+The shipped nginx (docker/nginx.conf) connects to the server from its own
+address and sets X-Forwarded-For to the client's. What the server makes of
+that differs: daphne as api/servers.py runs it ignores the header, so
+REMOTE_ADDR is the proxy's (loopback on one machine); daphne with
+--proxy-headers (docker/Dockerfile) takes the header from any peer; uvicorn
+takes it from peers in FORWARDED_ALLOW_IPS (127.0.0.1 by default). So
+REMOTE_ADDR alone can be the proxy's address, and loopback does not mean
+"this machine".
+"""
+
+import ipaddress
+
+from django.conf import settings
+
+# Headers a proxy adds; a request carrying any of them came through one.
+PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
+
+
+def in_networks(address: str, networks: list[str]) -> bool:
+    ip = _ip(address)
+    return ip is not None and any(ip in ipaddress.ip_network(network, strict=False) for network in networks)
+
+
+def is_proxied(request) -> bool:
+    """Whether the request came through a proxy (or claims to: then it is not a local request either)."""
+    return any(request.META.get(header) for header in PROXY_HEADERS)
+
+
+def client_address(request) -> str | None:
+    """The client's address: REMOTE_ADDR, or, when that is a trusted proxy's, the
+    address the proxy appended last to X-Forwarded-For (the one it saw).
+
+    Entries further left were written by the client and prove nothing.
+    Used by the login throttle (AXES_CLIENT_IP_CALLABLE).
+    """
+    remote = request.META.get("REMOTE_ADDR", "")
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if forwarded and in_networks(remote, settings.TRUSTED_PROXIES):
+        last = _ip(forwarded.split(",")[-1])
+        if last is not None:
+            return str(last)
+    ip = _ip(remote)
+    return str(ip) if ip is not None else (remote or None)
