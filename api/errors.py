@@ -31,6 +31,11 @@ def log_unexpected(errors: Iterable[GraphQLError]) -> None:
             logger.error("Unexpected error in %s", error.path, exc_info=error.original_error)
 
 
+def request_error_body(message: str, *, code: str | None = None) -> dict:
+    """The response to a request refused before execution (transport, body, CSRF): one error, no `data`."""
+    return {"errors": [{"message": message, "extensions": {"code": code or REQUEST_ERROR_CODE}}]}
+
+
 def to_wire(error: GraphQLError) -> GraphQLError:
     if error.extensions and "code" in error.extensions:
         return error

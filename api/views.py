@@ -1,17 +1,32 @@
-"""GraphQL over HTTP: Strawberry's Django view, with our authentication and the
-GraphQL-over-HTTP media type."""
+"""GraphQL over HTTP: Strawberry's Django view, with our authentication, the
+GraphQL-over-HTTP media type, and every refusal shaped as a GraphQL error."""
+
+import json
 
 from asgiref.sync import sync_to_async
 from cross_web import HTTPException
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from strawberry.django.views import AsyncGraphQLView
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.exceptions import MissingQueryError
+from strawberry.http import GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
 
 from api.auth import InvalidCredentials, resolve_viewer
+from api.errors import request_error_body
 
 GRAPHQL_RESPONSE_MEDIA_TYPE = "application/graphql-response+json"
+SUBSCRIPTIONS_OVER_HTTP = (
+    "Subscriptions are served over WebSocket at /graphql/ (graphql-transport-ws, or the legacy graphql-ws)."
+)
+REQUEST_BODY_EXAMPLE = '{"query": "{ viewer { username } }", "variables": {}}'
 
 
 def _viewer_of(request) -> dict:
@@ -21,26 +36,143 @@ def _viewer_of(request) -> dict:
         return {"viewer": None, "credentials_error": str(error)}
 
 
+class _CsrfCheck(CsrfViewMiddleware):
+    def _reject(self, request, reason):
+        return reason  # the reason, for a GraphQL error, instead of Django's HTML failure page
+
+
+class _NotJsonConstant(ValueError):
+    pass
+
+
+def _refuse_constant(name: str):
+    # Python's json reads NaN and Infinity, which JSON does not have (and
+    # which PostgreSQL's jsonb and SQLite's JSON_VALID refuse).
+    raise _NotJsonConstant(name)
+
+
+def _decode_json(data: str | bytes, *, what: str):
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        return json.loads(text, parse_constant=_refuse_constant)
+    except UnicodeDecodeError:
+        raise HTTPException(400, f"{what} is not valid UTF-8.") from None
+    except RecursionError:
+        # The C decoder checks its depth: a hundred thousand `[` fail fast.
+        raise HTTPException(400, f"{what} is JSON nested too deeply.") from None
+    except json.JSONDecodeError as error:
+        raise HTTPException(400, f"{what} is not valid JSON: {error}.") from None
+    except _NotJsonConstant as error:
+        raise HTTPException(400, f"{what} is not valid JSON: {error} is not a JSON number.") from None
+    except ValueError:
+        # Python refuses to convert integers of more than 4300 digits.
+        raise HTTPException(400, f"{what} is not valid JSON: a number in it has too many digits.") from None
+
+
 # CSRF is checked in dispatch: only requests riding a session cookie need it;
 # a Bearer token cannot be sent by another site's page.
 @method_decorator(csrf_exempt, name="dispatch")
 class GraphQLView(AsyncGraphQLView):
     async def dispatch(self, request, *args, **kwargs):
         self.graphql_response_media = GRAPHQL_RESPONSE_MEDIA_TYPE in request.headers.get("Accept", "")
-        if request.method == "POST" and "Authorization" not in request.headers:
-            rejection = CsrfViewMiddleware(lambda _: None).process_view(request, None, (), {})
-            if rejection is not None and await sync_to_async(lambda: request.user.is_authenticated)():
-                return rejection
-        return await super().dispatch(request, *args, **kwargs)
-
-    async def execute_single(self, request, request_adapter, *args, **kwargs):
+        # Strawberry's dispatch answers its refusals in plain text; ours carry
+        # a GraphQL error with a code, with the status Strawberry chose.
         try:
-            return await super().execute_single(request, request_adapter, *args, **kwargs)
+            if (reason := await self._csrf_failure(request)) is not None:
+                return self.request_error(
+                    403,
+                    f"CSRF verification failed: {reason} Send the csrftoken cookie's value in the X-CSRFToken "
+                    "header, or authenticate with 'Authorization: Bearer <token>' instead of the session.",
+                    code="FORBIDDEN",
+                )
+            return await self.run(request=request)
         except HTTPException as error:
+            return self.request_error(error.status_code, error.reason)
+        except RequestDataTooBig:
+            return self.request_error(
+                413, f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+            )
+        except (UnreadablePostError, MultiPartParserError):
+            return self.request_error(400, "The request body could not be read.")
+
+    async def _csrf_failure(self, request) -> str | None:
+        """Why a POST riding the session cookie fails the CSRF check; None if it passes or needs none."""
+        # Only a non-empty Authorization header is a credential: with an empty
+        # one, the session cookie is what authenticates (api.auth.resolve_viewer).
+        if request.method != "POST" or request.headers.get("Authorization"):
+            return None
+        rejection = _CsrfCheck(lambda _: None).process_view(request, None, (), {})
+        if rejection is None or not await sync_to_async(lambda: request.user.is_authenticated)():
+            return None
+        return rejection if isinstance(rejection, str) else "CSRF token missing or incorrect."
+
+    def request_error(self, status: int, message: str, *, code: str | None = None) -> HttpResponse:
+        """A refusal before execution: a GraphQL response with one error and no `data`."""
+        response = HttpResponse(
+            self.encode_json(request_error_body(message, code=code)),
+            status=status,
+            content_type=f"{GRAPHQL_RESPONSE_MEDIA_TYPE if self.graphql_response_media else 'application/json'}; "
+            "charset=utf-8",
+        )
+        if status == 405:
+            response["Allow"] = "GET, POST"
+        return response
+
+    def parse_json(self, data: str | bytes):
+        value = _decode_json(data, what="The request body")
+        # A list is a batch, which Strawberry refuses with its own message.
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, f"The request body must be a JSON object, such as {REQUEST_BODY_EXAMPLE}.")
+        return value
+
+    def parse_query_params(self, params) -> dict:
+        params = dict(params)
+        for name in ("variables", "extensions"):
+            if params.get(name):
+                params[name] = _decode_json(params[name], what=f"`{name}`")
+        return params
+
+    async def parse_http_body(self, request):
+        if request.method == "POST":
+            # The same test as Strawberry's, which answers 400 without it.
+            content_type, _ = parse_content_type(request.content_type or "")
+            if "application/json" not in content_type:
+                raise HTTPException(415, "Send the request as JSON, with 'Content-Type: application/json'.")
+        request_data = await super().parse_http_body(request)
+        if isinstance(request_data, GraphQLRequestData):  # batches are refused while parsing
+            if not isinstance(request_data.query, str) or not request_data.query.strip():
+                raise HTTPException(400, "The request has no GraphQL document: send it as a string in `query`.")
+            if not isinstance(request_data.operation_name, str | None):
+                raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null.")
+        return request_data
+
+    async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
+        # A subscription is a stream, which a JSON response cannot carry: it is
+        # refused before execution, which would run its resolver as a plain field.
+        allowed_operation_types = OperationType.from_http(request_adapter.method) - {OperationType.SUBSCRIPTION}
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed_operation_types,
+                operation_extensions=request_data.extensions,
+            )
+        except InvalidOperationTypeError as error:
+            if error.operation_type == OperationType.SUBSCRIPTION:
+                raise HTTPException(400, SUBSCRIPTIONS_OVER_HTTP) from error
             # GraphQL over HTTP: a mutation sent with GET is 405, not 400.
-            if request_adapter.method == "GET" and isinstance(error.__cause__, InvalidOperationTypeError):
-                raise HTTPException(405, error.reason) from error
-            raise
+            raise HTTPException(405, error.as_http_error_reason(request_adapter.method)) from error
+        except CannotGetOperationTypeError as error:
+            if error.operation_name is None:
+                raise HTTPException(
+                    400, "The document must hold one operation, or name the one to run in `operationName`."
+                ) from error
+            raise HTTPException(400, error.as_http_error_reason()) from error
+        except MissingQueryError as error:
+            raise HTTPException(400, "The request has no GraphQL document: send it as a string in `query`.") from error
 
     async def get_context(self, request, response) -> dict:
         return {"request": request, "response": response, **await sync_to_async(_viewer_of)(request)}

@@ -9,6 +9,11 @@ from submissions.models import Submission
 from submissions.summary import validation_summary
 
 MAX_PAGE_SIZE = 200
+# Ids are positive 64-bit integers (BigAutoField; PostgreSQL's bigint). Anything
+# else cannot exist, and must not reach the database (an out-of-range integer
+# fails there) or a channel-layer group name (at most 99 ASCII characters).
+MAX_SUBMISSION_ID = 2**63 - 1
+MAX_SHOWN_ID_LENGTH = 40
 
 
 def visible_submissions(*, viewer) -> QuerySet[Submission]:
@@ -16,11 +21,22 @@ def visible_submissions(*, viewer) -> QuerySet[Submission]:
     return submissions if viewer.is_service else submissions.filter(owner=viewer.user)
 
 
+def not_found(submission_id) -> NotFound:
+    shown = str(submission_id)
+    if len(shown) > MAX_SHOWN_ID_LENGTH:  # an attacker's megabyte id is not echoed back
+        shown = f"{shown[:MAX_SHOWN_ID_LENGTH]}..."
+    return NotFound(f"Submission {shown} not found.")
+
+
 def parse_submission_id(submission_id) -> int:
-    try:
-        return int(str(submission_id))
-    except ValueError:
-        raise NotFound(f"Submission {submission_id} not found.") from None
+    """The id as an integer that may name a submission; NotFound for anything that cannot."""
+    text = str(submission_id)
+    # ASCII digits only: int() would also take "+1", " 1", "1_0" and other scripts' digits.
+    if text.isascii() and text.isdigit() and len(text) <= len(str(MAX_SUBMISSION_ID)):
+        number = int(text)
+        if 0 < number <= MAX_SUBMISSION_ID:
+            return number
+    raise not_found(submission_id)
 
 
 def submission_get(*, viewer, submission_id) -> Submission:
@@ -28,7 +44,7 @@ def submission_get(*, viewer, submission_id) -> Submission:
     try:
         return visible_submissions(viewer=viewer).get(pk=parse_submission_id(submission_id))
     except Submission.DoesNotExist:
-        raise NotFound(f"Submission {submission_id} not found.") from None
+        raise not_found(submission_id) from None
 
 
 def submission_list(*, viewer, status: str | None = None, first: int = 50, offset: int = 0) -> list[Submission]:
@@ -61,7 +77,7 @@ def submission_state(*, submission_id) -> tuple[int, dict]:
     try:
         submission = Submission.objects.get(pk=parse_submission_id(submission_id))
     except Submission.DoesNotExist:
-        raise NotFound(f"Submission {submission_id} not found.") from None
+        raise not_found(submission_id) from None
     event = events.status_event(
         submission,
         has_records=has_records(submission),
@@ -74,5 +90,5 @@ def submission_snapshot(*, viewer, submission_id) -> dict:
     """The event a new subscriber starts from: the submission now, with its summary."""
     owner_id, event = submission_state(submission_id=submission_id)
     if not may_see(viewer, owner_id=owner_id):
-        raise NotFound(f"Submission {submission_id} not found.")
+        raise not_found(submission_id)
     return event

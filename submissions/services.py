@@ -5,6 +5,7 @@ transaction, then publishes after commit (events.publish_on_commit). These
 are plain sync functions: call them from async code through sync_to_async.
 """
 
+import math
 from collections.abc import Iterable
 
 from django.db import transaction
@@ -25,6 +26,10 @@ from submissions.summary import validation_summary
 MAX_RECORDS_PER_BATCH = 10_000
 MAX_TITLE_LENGTH = Submission._meta.get_field("title").max_length
 MAX_NAME_LENGTH = Record._meta.get_field("name").max_length
+# Nesting of a record's attributes, counting the top-level object as 1: deep
+# enough for any real sample sheet, and far from the recursion limits of the
+# JSON encoders that store it.
+MAX_ATTRIBUTES_DEPTH = 32
 
 
 def _locked(submission: Submission | int) -> Submission:
@@ -32,7 +37,46 @@ def _locked(submission: Submission | int) -> Submission:
     # gets its own version and the event order matches the commit order of
     # the versions (SQLite gets the same from its IMMEDIATE transactions).
     pk = submission.pk if isinstance(submission, Submission) else submission
-    return Submission.objects.select_for_update(of=("self",)).select_related("owner").get(pk=pk)
+    try:
+        return Submission.objects.select_for_update(of=("self",)).select_related("owner").get(pk=pk)
+    except Submission.DoesNotExist:
+        # Deleted since the caller looked it up (a delete racing this change):
+        # once locked, it stays until this transaction ends.
+        raise selectors.not_found(pk) from None
+
+
+def _text(value: str, *, what: str) -> str:
+    # PostgreSQL cannot store NUL in text or JSON, SQLite can: refuse it before
+    # any query, so that both databases answer alike.
+    if "\x00" in value:
+        raise BadUserInput(f"The {what} contains a NUL character (\\u0000); remove it.")
+    return value
+
+
+def _check_attributes(attributes, *, name: str) -> None:
+    """Attributes are a JSON object that every database stores: no NUL, no NaN, bounded nesting."""
+    if not isinstance(attributes, dict):
+        raise BadUserInput(f"The attributes of {name!r} must be a JSON object.")
+    what = f"attributes of {name!r}"
+    pending = [(attributes, 1)]  # iterative: the nesting is the caller's choice
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_ATTRIBUTES_DEPTH:
+                raise BadUserInput(f"The {what} are nested deeper than {MAX_ATTRIBUTES_DEPTH} levels.")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(value, dict):
+                    if not isinstance(key, str):
+                        raise BadUserInput(f"The {what} must have text keys.")
+                    _text(key, what=what)
+                pending.append((item, depth + 1))
+        elif isinstance(value, str):
+            _text(value, what=what)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise BadUserInput(f"The {what} hold {value}, which is not a JSON number.")
+        elif value is not None and not isinstance(value, bool | int | float):
+            raise BadUserInput(f"The {what} hold a {type(value).__name__}, which is not a JSON value.")
 
 
 def _publish_change(
@@ -71,7 +115,8 @@ def _choice(choices, value, *, what: str):
 
 
 def submission_create(*, owner, title: str, description: str = "") -> Submission:
-    title = title.strip()
+    title = _text(title, what="title").strip()
+    _text(description, what="description")
     if not title:
         raise BadUserInput("A submission needs a title.")
     if len(title) > MAX_TITLE_LENGTH:
@@ -104,6 +149,8 @@ def set_status(
     `force` (an operator's reset).
     """
     status = _choice(Status, status, what="status")
+    if message:
+        _text(message, what="message")
     with transaction.atomic():
         submission = _locked(submission)
         if not force and not rules.transition_allowed(current=submission.status, target=status):
@@ -119,7 +166,7 @@ def _check_names(items: list[dict], *, what: str) -> None:
     seen = set()
     for item in items:
         _choice(RecordKind, item["kind"], what="record kind")
-        name = item["name"]
+        name = _text(item["name"], what="record name")
         if not name or not name.strip():
             raise BadUserInput("Every record needs a name.")
         if len(name) > MAX_NAME_LENGTH:
@@ -136,8 +183,7 @@ def records_add(*, submission: Submission, records: list[dict]) -> int:
     if not records:
         return 0
     for record in records:
-        if not isinstance(record.get("attributes", {}), dict):
-            raise BadUserInput(f"The attributes of {record['name']!r} must be a JSON object.")
+        _check_attributes(record.get("attributes", {}), name=record["name"])
     with transaction.atomic():
         submission = _locked(submission)
         wanted = {(r["kind"], r["name"]) for r in records}
@@ -162,6 +208,9 @@ def validation_results_record(*, submission: Submission, results: list[dict], co
     _check_names(results, what="results")
     for result in results:
         _choice(ValidationOutcome, result["outcome"], what="validation outcome")
+        for message in result.get("messages", ()):
+            _text(message["message"], what="validation message")
+            _text(message.get("offending_column") or "", what="offending column")
     with transaction.atomic():
         submission = _locked(submission)
         records = {
@@ -206,7 +255,7 @@ def submission_republish(*, submission: Submission, include_validation: bool = F
 
 def progress_report(*, submission: Submission, phase: str, done: int, total: int) -> dict:
     """Publish how far a phase has got; the status is unchanged. Returns the event."""
-    if not phase.strip():
+    if not _text(phase, what="phase").strip():
         raise BadUserInput("A progress report needs a phase.")
     if not 0 <= done <= total:
         raise BadUserInput("Progress needs 0 <= done <= total.")

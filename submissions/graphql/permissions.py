@@ -5,6 +5,13 @@ from strawberry.types import Info
 from submissions.exceptions import Forbidden, Unauthenticated
 
 
+def optional_viewer(info: Info):
+    """The caller, or None when anonymous; credentials that were sent but are bad get UNAUTHENTICATED."""
+    if credentials_error := info.context.get("credentials_error"):
+        raise Unauthenticated(credentials_error)
+    return info.context.get("viewer")
+
+
 def require_viewer(info: Info):
     """The authenticated caller; anonymous callers get UNAUTHENTICATED."""
     viewer = info.context.get("viewer")

@@ -3,7 +3,7 @@ from asgiref.sync import sync_to_async
 from strawberry.types import Info
 
 from submissions import selectors
-from submissions.graphql.permissions import require_viewer
+from submissions.graphql.permissions import optional_viewer, require_viewer
 from submissions.graphql.types import Submission, SubmissionStatus, ValidationSummary, Viewer
 from submissions.summary import validation_summary
 
@@ -15,9 +15,9 @@ def _summary_of(*, viewer, submission_id) -> dict:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The caller; null when anonymous.")
+    @strawberry.field(description="The caller; null when anonymous; a bad token is an UNAUTHENTICATED error.")
     def viewer(self, info: Info) -> Viewer | None:
-        viewer = info.context.get("viewer")
+        viewer = optional_viewer(info)
         return Viewer(username=viewer.username, is_service=viewer.is_service) if viewer else None
 
     @strawberry.field

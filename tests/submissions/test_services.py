@@ -7,7 +7,7 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 
 from submissions import events, services
-from submissions.exceptions import BadUserInput, Forbidden, InvalidTransition
+from submissions.exceptions import BadUserInput, Forbidden, InvalidTransition, NotFound
 from submissions.models import Record, RecordKind, Status, Submission, ValidationResult
 from submissions.summary import validation_summary
 from tests.conftest import MARKER, GroupProbe, assert_round_trips, non_plain_values
@@ -601,3 +601,129 @@ def test_an_unknown_status_is_bad_user_input(submission):
     with pytest.raises(BadUserInput):
         services.set_status(submission, "BOGUS")
     assert fresh(submission).version == 1
+
+
+# Input that cannot be stored, and submissions deleted mid-change
+
+
+def deleted_meanwhile(submission) -> Submission:
+    """The submission as a caller read it, whose row a concurrent delete has since removed."""
+    stale = fresh(submission)
+    Submission.objects.filter(pk=submission.pk).delete()
+    return stale
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: services.records_add(submission=s, records=animals("cow-1")),
+        lambda s: services.set_status(s, Status.LOADED),
+        lambda s: services.validation_results_record(submission=s, results=[result("cow-1", "PASS")]),
+        lambda s: services.progress_report(submission=s, phase="import", done=1, total=2),
+        lambda s: services.submission_republish(submission=s),
+        lambda s: services.submission_delete(submission=s),
+    ],
+    ids=["records_add", "set_status", "validation_results_record", "progress_report", "republish", "delete"],
+)
+def test_a_change_to_a_submission_deleted_since_it_was_read_is_not_found_and_publishes_nothing(
+    submission, change, django_capture_on_commit_callbacks
+):
+    stale = deleted_meanwhile(submission)
+
+    with django_capture_on_commit_callbacks() as published, pytest.raises(NotFound):
+        change(stale)
+
+    assert published == []
+    assert not Record.objects.exists()
+    assert not Submission.objects.exists()
+
+
+NUL = "\u0000"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: services.submission_create(owner=s.owner, title=f"Herd{NUL}"),
+        lambda s: services.submission_create(owner=s.owner, title="Herd", description=NUL),
+        lambda s: services.set_status(s, Status.LOADED, f"Loaded{NUL}"),
+        lambda s: services.records_add(submission=s, records=animals("cow-1", f"cow{NUL}")),
+        lambda s: services.records_add(submission=s, records=[{"kind": ANIMAL, "name": "c", "attributes": {"b": NUL}}]),
+        lambda s: services.records_add(submission=s, records=[{"kind": ANIMAL, "name": "c", "attributes": {NUL: 1}}]),
+        lambda s: services.records_add(
+            submission=s, records=[{"kind": ANIMAL, "name": "c", "attributes": {"b": [{"c": [NUL]}]}}]
+        ),
+        lambda s: services.validation_results_record(submission=s, results=[result("old", "ERROR", (NUL, None))]),
+        lambda s: services.validation_results_record(submission=s, results=[result("old", "ERROR", ("Bad", NUL))]),
+        lambda s: services.validation_results_record(submission=s, results=[result(f"old{NUL}", "PASS")]),
+        lambda s: services.progress_report(submission=s, phase=f"import{NUL}", done=1, total=2),
+    ],
+    ids=[
+        "title",
+        "description",
+        "status-message",
+        "record-name",
+        "attribute-value",
+        "attribute-key",
+        "nested-attribute",
+        "validation-message",
+        "offending-column",
+        "result-name",
+        "phase",
+    ],
+)
+def test_a_nul_character_in_any_text_is_bad_user_input_and_changes_nothing(
+    submission, change, django_capture_on_commit_callbacks
+):
+    # PostgreSQL cannot store NUL and SQLite can: both must refuse it alike.
+    services.records_add(submission=submission, records=animals("old"))
+    before = fresh(submission)
+
+    with django_capture_on_commit_callbacks() as published, pytest.raises(BadUserInput, match="NUL"):
+        change(submission)
+
+    assert published == []
+    after = fresh(submission)
+    assert (after.status, after.message, after.version) == (before.status, before.message, before.version)
+    assert record_keys(submission) == [(ANIMAL, "old")]
+    assert Submission.objects.count() == 1
+    assert not ValidationResult.objects.exists()
+
+
+def nested(depth: int) -> dict:
+    """An object `depth` levels deep, the outermost counting as 1."""
+    value: dict = {}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"weight": float("nan")},
+        {"weight": float("inf")},
+        {"weight": [float("-inf")]},
+        nested(services.MAX_ATTRIBUTES_DEPTH + 1),
+        {"when": datetime(2024, 1, 1)},
+    ],
+    ids=["nan", "infinity", "nested-infinity", "too-deep", "not-json"],
+)
+def test_attributes_that_are_not_storable_json_are_bad_user_input_and_add_nothing(submission, attributes):
+    with pytest.raises(BadUserInput):
+        services.records_add(
+            submission=submission, records=animals("cow-1") + [{"kind": ANIMAL, "name": "c", "attributes": attributes}]
+        )
+
+    assert not Record.objects.exists()
+    assert fresh(submission).version == 1
+
+
+@pytest.mark.django_db
+def test_attributes_as_deep_as_the_limit_are_stored(submission):
+    attributes = nested(services.MAX_ATTRIBUTES_DEPTH)
+    services.records_add(submission=submission, records=[{"kind": ANIMAL, "name": "c", "attributes": attributes}])
+    assert Record.objects.get().attributes == attributes
