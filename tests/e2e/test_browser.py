@@ -135,3 +135,70 @@ def test_another_owners_submission_page_is_not_found(demo, chromium):
     assert response.status == 404
     with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz", timeout=5) as health:
         assert health.status == 200
+
+
+# Recorded from the first script on, so a violation before any test code runs is seen too.
+RECORD_CSP_VIOLATIONS = """
+window.cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`);
+});
+"""
+
+
+def csp_problems(page, problems: list) -> list:
+    return page.evaluate("window.cspViolations") + [p for p in problems if "Content Security Policy" in p]
+
+
+def set_graphiql_query(page, query: str) -> None:
+    page.evaluate(
+        "(query) => document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(query)", query
+    )
+
+
+def test_graphiql_runs_queries_and_subscriptions_under_the_content_security_policy(demo, chromium):
+    server = demo.start_server()
+    problems = []
+    page = signed_in_page(chromium, server, problems)
+    page.add_init_script(RECORD_CSP_VIOLATIONS)
+    response = page.goto(f"http://127.0.0.1:{server.port}/graphql/")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    page.click(".graphiql-execute-button")  # the example: a subscription, over a WebSocket
+    expect(page.locator(".result-window")).to_contain_text("submissionStatus")
+    demo.manage("set_submission_status", "2", "LOADED", "--message", "Over a WebSocket the policy allows")
+    expect(page.locator(".result-window")).to_contain_text("Over a WebSocket the policy allows")
+    page.click(".graphiql-execute-button")  # stops the subscription
+
+    set_graphiql_query(page, "{ viewer { username isService } }")
+    page.click(".graphiql-execute-button")
+    expect(page.locator(".result-window")).to_contain_text('"username": "demo"')
+    assert csp_problems(page, problems) == []
+
+
+def test_the_sign_in_page_and_the_admin_work_under_the_content_security_policy(demo, chromium):
+    demo.python(
+        "from django.contrib.auth import get_user_model\n"
+        "get_user_model().objects.create_superuser('root', password='root-password')"
+    )
+    server = demo.start_server()
+    problems = []
+    page = chromium.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.add_init_script(RECORD_CSP_VIOLATIONS)
+    base = f"http://127.0.0.1:{server.port}"
+    assert "content-security-policy" in page.goto(f"{base}/accounts/login/").headers
+    assert csp_problems(page, problems) == []
+
+    response = page.goto(f"{base}/admin/login/")
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    page.fill("#id_username", "root")
+    page.fill("#id_password", "root-password")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{base}/admin/")
+    admin_pages = ("/admin/", "/admin/auth/user/", "/admin/auth/user/add/", "/admin/auth/user/1/change/")
+    for path in (*admin_pages, "/admin/axes/accessattempt/"):
+        response = page.goto(f"{base}{path}")
+        assert response.status == 200 and "content-security-policy" in response.headers, path
+        assert csp_problems(page, problems) == [], path

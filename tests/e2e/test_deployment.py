@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -112,5 +113,27 @@ async def test_through_the_load_balancer_subscriptions_follow_changes_and_surviv
         snapshot = await reconnected.next_event("1")
         assert (snapshot["version"], snapshot["message"]) == (3, "after the stop")
         await reconnected.close()
+    finally:
+        balancer.stop()
+
+
+def test_the_load_balancer_does_not_expose_metrics(project, tmp_path):
+    server = project.start_server()
+    balancer = LoadBalancer(tmp_path, [server.port])
+    try:
+        for path in ("/metrics", "/metrics?format=text", "//metrics", "/%6Detrics"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(f"{balancer.url}{path}", timeout=5)
+            assert refused.value.code == 404, path
+        # Were it proxied anyway (a proxy without that rule), the process asks for the token.
+        proxied = urllib.request.Request(
+            f"http://127.0.0.1:{server.port}/metrics", headers={"X-Forwarded-For": "203.0.113.5"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(proxied, timeout=5)
+        assert refused.value.code == 403
+        # The machine itself still reads them, straight from the process.
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=5) as response:
+            assert response.status == 200
     finally:
         balancer.stop()
