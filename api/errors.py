@@ -6,6 +6,7 @@ This is the one place where an exception becomes `extensions.code`.
 import logging
 from collections.abc import Iterable, Iterator
 
+from django.conf import settings
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
@@ -71,3 +72,12 @@ class ErrorCodes(SchemaExtension):
     def on_stream_result(self, result) -> Iterator[None]:
         self._map(result)
         yield
+
+
+def operation_limit_error() -> dict:
+    """The error a WebSocket operation gets when its connection already runs as many as it may."""
+    limit = settings.WEBSOCKET_MAX_OPERATIONS_PER_CONNECTION
+    return {
+        "message": f"This connection already runs {limit} operations: complete one, or open another connection.",
+        "extensions": {"code": REQUEST_ERROR_CODE},
+    }

@@ -1,57 +1,124 @@
-"""Flow control for graphql-transport-ws: a client that stops reading stops receiving.
+"""Flow control: a client that stops reading stops receiving, and is closed if it does not resume.
 
-Daphne accepts every message an application sends and buffers it until the
-socket drains, so a client that stops reading would make the server's memory
-grow without limit. The protocol's ping/pong gives an acknowledgement: after
-`window` messages the server sends a ping, and a client that has read up to
-that ping answers with a pong. Past two windows without an answer, sending
-waits. The subscriptions of that connection then stall, their bounded inboxes
-overflow into a resync, and the client gets the current state when it reads
-again.
+Neither daphne nor uvicorn tells the application how much of what it sent
+is still unread: both buffer every message until the socket drains, so a
+client that stops reading would make the server's memory grow without limit.
+
+graphql-transport-ws gives an acknowledgement: after `window` messages the
+server sends a ping, and a client that has read up to that ping answers with
+a pong. Past two windows without an answer, subscription results wait (their
+bounded inboxes overflow into a resync, so the client gets the current state
+when it reads again) and a grace period starts; a client still two windows
+behind when it ends is closed with CLIENT_TOO_SLOW, so that it reconnects and
+resumes from a snapshot rather than stalling silently. The server's own
+replies (pongs, acks, errors) never wait, so reading goes on; a client that
+lets them pile up past four windows is closed at once.
+
+The legacy graphql-ws protocol has no acknowledgement at all: a connection
+may be sent at most `burst_bytes` ahead of a nominal reading rate, and is
+closed past that.
 """
 
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+# A close code of the private range, which graphql-ws clients treat as
+# retryable: they reconnect, and resubscribing starts from a snapshot.
+CLIENT_TOO_SLOW = 4013
+CLIENT_TOO_SLOW_REASON = "Too far behind: reconnect to resume from a snapshot"
 
 WINDOW_MESSAGES = 64
+# Replies never wait; this many windows unread means the client is not reading them.
+MAX_WINDOWS_UNREAD = 4
 
 
 class FlowControl:
-    def __init__(self, window: int = WINDOW_MESSAGES):
+    """Acknowledged sending for graphql-transport-ws; `on_stalled` is called once the grace period runs out."""
+
+    def __init__(self, *, stall_grace_seconds: float, on_stalled: Callable[[], None], window: int = WINDOW_MESSAGES):
         self.window = window
+        self.stall_grace_seconds = stall_grace_seconds
+        self.on_stalled = on_stalled
         self.unacknowledged = 0
         self._ping_sent_at: int | None = None
         self._pong: asyncio.Event | None = None  # made when a send first has to wait
+        self._stall_timer: asyncio.TimerHandle | None = None
+        self.closed = False
 
     @property
     def would_wait(self) -> bool:
-        """Whether the client is two windows behind, so that a send would wait for its pong."""
+        """Whether the client is two windows behind, so that a result would wait for its pong."""
         return self.unacknowledged >= 2 * self.window
 
-    async def before_send(self, send_ping) -> None:
-        """Wait while the client is two windows behind; ask for a pong after each window."""
-        while self.would_wait:
+    async def before_send(self, send_ping: Callable[[], Awaitable[None]], *, result: bool) -> bool:
+        """Account for one message about to be sent; False if the connection must be closed instead.
+
+        A subscription result (`result`) waits while the client is two
+        windows behind; any other message is sent at once.
+        """
+        while result and self.would_wait and not self.closed:
             if self._pong is None:
                 self._pong = asyncio.Event()
             await self._pong.wait()
+        if self.closed or self.unacknowledged >= MAX_WINDOWS_UNREAD * self.window:
+            return False
         if self.unacknowledged >= self.window and self._ping_sent_at is None:
             # The pong to this ping acknowledges every message sent before it.
             self._ping_sent_at = self.unacknowledged
+            self.unacknowledged += 1
             await send_ping()
         self.unacknowledged += 1
-
-    def close(self) -> None:
-        """The connection is gone: nothing waits for a pong any more."""
-        self.window = float("inf")
-        self._wake_senders()
+        if self.would_wait and self._stall_timer is None:
+            self._stall_timer = asyncio.get_running_loop().call_later(self.stall_grace_seconds, self._stalled)
+        return True
 
     def on_pong(self) -> None:
         """The client has read everything sent before the last ping."""
         if self._ping_sent_at is not None:
             self.unacknowledged -= self._ping_sent_at
             self._ping_sent_at = None
+            if not self.would_wait:
+                self._cancel_stall_timer()
             self._wake_senders()
+
+    def close(self) -> None:
+        """The connection is closing: nothing waits any more."""
+        self.closed = True
+        self._cancel_stall_timer()
+        self._wake_senders()
+
+    def _stalled(self) -> None:
+        self._stall_timer = None
+        if self.would_wait and not self.closed:
+            self.on_stalled()
+
+    def _cancel_stall_timer(self) -> None:
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
 
     def _wake_senders(self) -> None:
         if self._pong is not None:
             self._pong.set()
             self._pong = None
+
+
+class SendBudget:
+    """For a protocol with no acknowledgement: bytes sent ahead of a nominal reading rate, bounded."""
+
+    def __init__(self, *, burst_bytes: int, bytes_per_second: float):
+        self.burst_bytes = burst_bytes
+        self.bytes_per_second = bytes_per_second
+        self._ahead = 0.0
+        self._at = time.monotonic()
+
+    def take(self, size: int) -> bool:
+        """Count `size` bytes as sent; False if that would put the connection past its budget."""
+        now = time.monotonic()
+        self._ahead = max(0.0, self._ahead - (now - self._at) * self.bytes_per_second)
+        self._at = now
+        if self._ahead + size > self.burst_bytes:
+            return False
+        self._ahead += size
+        return True

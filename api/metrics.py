@@ -13,6 +13,11 @@ websockets_open = Gauge("websocket_connections_open", "WebSocket connections ope
 websockets_rejected = Counter(
     "websocket_connections_rejected_total", "WebSocket connections refused, by reason.", ["reason"]
 )
+websockets_closed = Counter(
+    "websocket_connections_closed_by_server_total",
+    "Open WebSockets the server closed for a limit or revoked access, by reason.",
+    ["reason"],
+)
 
 
 def _allowed(request) -> bool:

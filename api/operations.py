@@ -27,11 +27,12 @@ from collections.abc import Callable
 from contextlib import suppress
 from contextvars import ContextVar
 
+from django.conf import settings
 from graphql import ExecutionResult, GraphQLError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 from strawberry.types import Info
 
-from api.errors import log_unexpected, to_wire
+from api.errors import log_unexpected, operation_limit_error, to_wire
 from api.execution import EventDocument
 from submissions.identity_cache import IdentityCache
 from submissions.streams import Feed
@@ -78,8 +79,8 @@ class OperationSocket:
             text = json.dumps({"id": self.operation.id, "type": "next", "payload": payload})
         else:
             text = next_message(self.operation.id, result.data)
-        await consumer.send(text_data=text)  # waits for the client's pong when it is two windows behind
-        return True
+        # Waits for the client's pong when it is two windows behind; False if it was closed meanwhile.
+        return await consumer.send_text(text, result=True)
 
     async def complete(self) -> None:
         """Tell the client the operation is over, as Strawberry would when its stream ends."""
@@ -188,6 +189,20 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.followers: dict[str, Follower] = {}
+
+    async def send_message(self, message) -> None:
+        # Through the consumer's flow control, which holds back results only.
+        await self.websocket.ws_consumer.send_message(message)
+
+    async def handle_subscribe(self, message) -> None:
+        if (
+            self.connection_acknowledged
+            and message["id"] not in self.operations
+            and len(self.operations) >= settings.WEBSOCKET_MAX_OPERATIONS_PER_CONNECTION
+        ):
+            await self.send_message({"id": message["id"], "type": "error", "payload": [operation_limit_error()]})
+            return
+        await super().handle_subscribe(message)
 
     async def handle_connection_init(self, message) -> None:
         await super().handle_connection_init(message)

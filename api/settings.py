@@ -239,3 +239,47 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# WebSocket limits (SECURITY.md): what one socket, one credential and one
+# client address may cost the server.
+_env_int = lambda name, default: int(os.environ.get(name, default))  # noqa: E731
+_env_float = lambda name, default: float(os.environ.get(name, default))  # noqa: E731
+# The graphql-ws reference server waits 3 s for connection_init; slow mobile links need a bit more.
+WEBSOCKET_CONNECTION_INIT_SECONDS = _env_float("WEBSOCKET_CONNECTION_INIT_SECONDS", 10)
+# One incoming message, in characters (a frame over it closes the socket with 4400).
+WEBSOCKET_MAX_MESSAGE_LENGTH = _env_int("WEBSOCKET_MAX_MESSAGE_LENGTH", 256 * 1024)
+# Messages received but not yet handled; a client that sends faster is closed with 4429.
+WEBSOCKET_MAX_QUEUED_MESSAGES = _env_int("WEBSOCKET_MAX_QUEUED_MESSAGES", 32)
+# Operations (subscriptions, queries, mutations) running at once on one connection.
+WEBSOCKET_MAX_OPERATIONS_PER_CONNECTION = _env_int("WEBSOCKET_MAX_OPERATIONS_PER_CONNECTION", 100)
+# Open connections per API token or session, per process; the excess is closed with 4429.
+WEBSOCKET_MAX_CONNECTIONS_PER_CREDENTIAL = _env_int("WEBSOCKET_MAX_CONNECTIONS_PER_CREDENTIAL", 100)
+# Connection attempts per client address in each window; the excess is refused before the handshake.
+WEBSOCKET_MAX_ATTEMPTS_PER_ADDRESS = _env_int("WEBSOCKET_MAX_ATTEMPTS_PER_ADDRESS", 300)
+WEBSOCKET_ATTEMPTS_WINDOW_SECONDS = _env_float("WEBSOCKET_ATTEMPTS_WINDOW_SECONDS", 10)
+# How long a graphql-transport-ws client may stay two windows behind before it is closed with 4013.
+WEBSOCKET_STALL_GRACE_SECONDS = _env_float("WEBSOCKET_STALL_GRACE_SECONDS", 15)
+# The legacy protocol acknowledges nothing: what may be sent ahead of a nominal reading rate.
+WEBSOCKET_LEGACY_SEND_BUFFER_BYTES = _env_int("WEBSOCKET_LEGACY_SEND_BUFFER_BYTES", 8 * 1024 * 1024)
+WEBSOCKET_LEGACY_SEND_BYTES_PER_SECOND = _env_int("WEBSOCKET_LEGACY_SEND_BYTES_PER_SECOND", 256 * 1024)
+# Open sockets' credentials are checked again this often (as HTTP's token cache expires).
+WEBSOCKET_ACCESS_RECHECK_SECONDS = _env_float("WEBSOCKET_ACCESS_RECHECK_SECONDS", 60)
+
+# Limits on GraphQL documents (api.limits), over HTTP and WebSocket alike. A
+# document past one is refused with BAD_USER_INPUT before it runs; each is
+# checked in time linear in the document, so refusing costs little.
+# Length in characters, and tokens (comments counted apart): the parser stops there.
+GRAPHQL_MAX_DOCUMENT_CHARS = int(os.environ.get("GRAPHQL_MAX_DOCUMENT_CHARS", 20_000))
+GRAPHQL_MAX_TOKENS = int(os.environ.get("GRAPHQL_MAX_TOKENS", 2_000))
+# Fields written in the document: graphql-core's validation is quadratic in them.
+GRAPHQL_MAX_FIELDS = int(os.environ.get("GRAPHQL_MAX_FIELDS", 200))
+# Fields with selections nested in one another (introspection not counted).
+GRAPHQL_MAX_DEPTH = int(os.environ.get("GRAPHQL_MAX_DEPTH", 10))
+# Aliases in the document, those in a fragment counted at each of its spreads.
+GRAPHQL_MAX_ALIASES = int(os.environ.get("GRAPHQL_MAX_ALIASES", 30))
+# `...Name` spreads written in the document.
+GRAPHQL_MAX_FRAGMENT_SPREADS = int(os.environ.get("GRAPHQL_MAX_FRAGMENT_SPREADS", 50))
+# Each list field costs its `first`/`limit` (or their default; 10 without one)
+# times (1 + the cost of what it selects); other object fields cost 1 plus
+# what they select, leaves nothing. The app's own documents cost ~100-5,100.
+GRAPHQL_MAX_COST = int(os.environ.get("GRAPHQL_MAX_COST", 10_000))

@@ -1,41 +1,51 @@
+"""Flow control, as the protocol state it is: what is sent, what waits, and when a client is given up on."""
+
 import asyncio
 
 import pytest
 
-from api.flow_control import FlowControl
+from api.flow_control import MAX_WINDOWS_UNREAD, FlowControl, SendBudget
 
 
 class Wire:
-    def __init__(self, flow):
-        self.flow = flow
-        self.sent = []
+    """A connection's sending side: what was sent, and whether it was closed for being too slow."""
 
-    async def send(self, message):
-        await self.flow.before_send(self.ping)
+    def __init__(self, window, *, stall_grace_seconds=60.0):
+        self.flow = FlowControl(window=window, stall_grace_seconds=stall_grace_seconds, on_stalled=self.stalled)
+        self.sent = []
+        self.stalled_once = asyncio.Event()
+
+    async def send(self, message, *, result=True) -> bool:
+        if not await self.flow.before_send(self.ping, result=result):
+            return False
         self.sent.append(message)
+        return True
 
     async def ping(self):
         self.sent.append("ping")
 
+    def stalled(self):
+        self.stalled_once.set()
 
-async def test_a_client_that_answers_no_ping_gets_at_most_two_windows():
-    wire = Wire(FlowControl(window=3))
-    for n in range(6):
+
+async def test_a_client_that_answers_no_ping_gets_at_most_two_windows_of_results():
+    wire = Wire(window=3)
+    for n in range(5):
         await wire.send(n)
-    assert wire.sent == [0, 1, 2, "ping", 3, 4, 5]
+    assert wire.sent == [0, 1, 2, "ping", 3, 4]
 
-    blocked = asyncio.create_task(wire.send(6))
+    blocked = asyncio.create_task(wire.send(5))
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(asyncio.shield(blocked), 0.05)
-    assert 6 not in wire.sent
+    assert 5 not in wire.sent
 
     wire.flow.on_pong()
-    await asyncio.wait_for(blocked, 1)
-    assert wire.sent[-2:] == ["ping", 6], "the pong acknowledged one window; the next ping asks for the next"
+    assert await asyncio.wait_for(blocked, 1)
+    assert wire.sent[-1] == 5, "the pong acknowledged one window"
 
 
 async def test_a_client_that_answers_pings_is_never_held_up():
-    wire = Wire(FlowControl(window=3))
+    wire = Wire(window=3)
     for n in range(100):
         await wire.send(n)
         if "ping" in wire.sent[-2:]:
@@ -44,8 +54,42 @@ async def test_a_client_that_answers_pings_is_never_held_up():
     assert wire.flow.unacknowledged < 6
 
 
+async def test_replies_never_wait_so_the_server_keeps_reading():
+    wire = Wire(window=3)
+    for n in range(2 * 3 + 2):
+        assert await asyncio.wait_for(wire.send(f"pong {n}", result=False), 1)
+    assert wire.flow.would_wait
+
+
+async def test_a_client_that_lets_replies_pile_up_is_given_up_on_at_once():
+    wire = Wire(window=3)
+    sent = 0
+    while await wire.send("pong", result=False):
+        sent += 1
+        assert sent < 100
+    assert wire.flow.unacknowledged <= MAX_WINDOWS_UNREAD * 3
+
+
+async def test_a_client_two_windows_behind_past_the_grace_period_is_closed():
+    wire = Wire(window=2, stall_grace_seconds=0.05)
+    for n in range(3):
+        await wire.send(n)
+    assert wire.flow.would_wait
+    await asyncio.wait_for(wire.stalled_once.wait(), 2)
+
+
+async def test_a_client_that_catches_up_within_the_grace_period_is_kept():
+    wire = Wire(window=2, stall_grace_seconds=0.2)
+    for n in range(3):
+        await wire.send(n)
+    assert wire.flow.would_wait
+    wire.flow.on_pong()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(wire.stalled_once.wait(), 0.4)
+
+
 async def test_a_send_waiting_for_a_client_that_left_is_released():
-    wire = Wire(FlowControl(window=1))
+    wire = Wire(window=1)
     await wire.send(0)
     await wire.send(1)
     blocked = asyncio.create_task(wire.send(2))
@@ -53,4 +97,17 @@ async def test_a_send_waiting_for_a_client_that_left_is_released():
     assert not blocked.done()
 
     wire.flow.close()
-    await asyncio.wait_for(blocked, 1)
+    assert await asyncio.wait_for(blocked, 1) is False
+
+
+def test_a_legacy_connection_may_be_sent_its_burst_and_no_more():
+    budget = SendBudget(burst_bytes=1000, bytes_per_second=0)
+    assert budget.take(600)
+    assert budget.take(400)
+    assert not budget.take(1)
+
+
+def test_a_legacy_budget_refills_at_the_nominal_reading_rate():
+    budget = SendBudget(burst_bytes=1000, bytes_per_second=1e9)
+    assert budget.take(1000)
+    assert budget.take(1000), "a client reading at the nominal rate is never cut off"

@@ -4,7 +4,6 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import transaction
 
-from api.asgi import MAX_SUBSCRIPTIONS_PER_CONNECTION
 from submissions import events, selectors, services
 from submissions.models import Status
 from tests.api.websocket_client import PROTOCOLS, UPDATE_STATUS, GraphQLSocket, bearer
@@ -165,16 +164,20 @@ async def test_a_page_on_another_site_cannot_open_a_socket_with_the_users_cookie
     assert not connected
 
 
-async def test_subscriptions_per_connection_are_capped(connect, owner, submission):
-    socket = await connect("graphql-transport-ws", bearer(owner))
-    for n in range(MAX_SUBSCRIPTIONS_PER_CONNECTION):
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_subscriptions_per_connection_are_capped_with_a_code(connect, owner, submission, protocol, settings):
+    settings.WEBSOCKET_MAX_OPERATIONS_PER_CONNECTION = 5
+    socket = await connect(protocol, bearer(owner))
+    for n in range(5):
         await socket.subscribe(str(n), {"id": str(submission.pk)})
         await socket.next_event(str(n))
 
     await socket.subscribe("one-too-many", {"id": str(submission.pk)})
     message = await socket.receive()
     assert message["type"] == "error" and message["id"] == "one-too-many"
-    assert message["payload"][0]["message"] == "Subscription limit reached"
+    error = message["payload"] if socket.legacy else message["payload"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "5 operations" in error["message"]
 
 
 async def test_a_change_committed_just_after_the_snapshot_was_read_still_arrives(
