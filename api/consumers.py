@@ -2,9 +2,13 @@
 
 Every frame is checked (api.frames) before Strawberry's protocol handlers see
 it: a malformed one closes the socket with 4400, and a client that sends
-faster than its messages are handled is closed with 4429 rather than
-buffered. Pings are answered and pongs counted here, so the server's own
-replies never wait behind the subscriptions' flow control (api.flow_control).
+more than its budget of messages and bytes, or faster than its messages are
+handled, is closed with 4429 rather than buffered. (Daphne reads every frame
+into memory as fast as the network brings it, far faster than they can be
+handled: only closing a flooding client early bounds what it costs.)
+
+Pings are answered and pongs counted here, so the server's own replies never
+wait behind the subscriptions' flow control (api.flow_control).
 Whatever ends the handler, the socket is closed and its clean-up runs.
 """
 
@@ -23,10 +27,12 @@ from strawberry.types.unset import UNSET
 from api import frames, metrics, shutdown
 from api.address_limits import connection_attempts
 from api.auth import InvalidCredentials, bearer_token, hash_token, recent_viewer, resolve_viewer
-from api.flow_control import CLIENT_TOO_SLOW, CLIENT_TOO_SLOW_REASON, FlowControl, SendBudget
+from api.budgets import Budget
+from api.flow_control import CLIENT_TOO_SLOW, CLIENT_TOO_SLOW_REASON, FlowControl
 from api.legacy import LegacyWSHandler
 from api.open_sockets import REVOKED_CLOSE_CODE, REVOKED_REASON, Credential, open_sockets
 from api.operations import TransportWSHandler, next_message
+from api.proxies import scope_client_address
 from submissions.small_queue import SmallQueue
 
 logger = logging.getLogger(__name__)
@@ -60,7 +66,7 @@ class GraphQLWSConsumer(StrawberryGraphQLWSConsumer):
     rejected = False
     counted = False
     flow: FlowControl | None = None
-    budget: SendBudget | None = None
+    send_budget: Budget | None = None
     credential: Credential | None = None
     _init_timer: asyncio.TimerHandle | None = None
 
@@ -68,6 +74,12 @@ class GraphQLWSConsumer(StrawberryGraphQLWSConsumer):
         super().__init__(*args, **kwargs)
         # Strawberry only puts and gets: the same, without asyncio.Queue's deques.
         self.message_queue = SmallQueue()
+        self.received_messages = Budget(
+            burst=settings.WEBSOCKET_INBOUND_BURST_MESSAGES, per_second=settings.WEBSOCKET_INBOUND_MESSAGES_PER_SECOND
+        )
+        self.received_bytes = Budget(
+            burst=settings.WEBSOCKET_INBOUND_BURST_BYTES, per_second=settings.WEBSOCKET_INBOUND_BYTES_PER_SECOND
+        )
 
     async def dispatch(self, message) -> None:
         # Channels hops to a thread before every message to close stale
@@ -84,9 +96,8 @@ class GraphQLWSConsumer(StrawberryGraphQLWSConsumer):
         if shutdown.shutting_down:
             await self._refuse("shutting_down")
             return
-        client = self.scope.get("client")
         if not connection_attempts.allow(
-            client[0] if client else None,
+            scope_client_address(self.scope),
             limit=settings.WEBSOCKET_MAX_ATTEMPTS_PER_ADDRESS,
             window_seconds=settings.WEBSOCKET_ATTEMPTS_WINDOW_SECONDS,
         ):
@@ -147,9 +158,9 @@ class GraphQLWSConsumer(StrawberryGraphQLWSConsumer):
             )
         elif self.protocol == frames.LEGACY_WS:
             # The protocol acknowledges nothing: bound what may be sent ahead.
-            self.budget = SendBudget(
-                burst_bytes=settings.WEBSOCKET_LEGACY_SEND_BUFFER_BYTES,
-                bytes_per_second=settings.WEBSOCKET_LEGACY_SEND_BYTES_PER_SECOND,
+            self.send_budget = Budget(
+                burst=settings.WEBSOCKET_LEGACY_SEND_BUFFER_BYTES,
+                per_second=settings.WEBSOCKET_LEGACY_SEND_BYTES_PER_SECOND,
             )
         if self.protocol is not None:
             # Strawberry's legacy handler would wait for connection_init for ever.
@@ -172,6 +183,10 @@ class GraphQLWSConsumer(StrawberryGraphQLWSConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         if self.closing or self.protocol is None:
             return  # Strawberry closes a socket with no protocol it speaks
+        size = len(text_data) if text_data is not None else len(bytes_data or b"")
+        if not (self.received_messages.take(1) and self.received_bytes.take(size)):
+            await self._close_flooding()
+            return
         try:
             message = frames.parse(text_data, protocol=self.protocol, max_length=settings.WEBSOCKET_MAX_MESSAGE_LENGTH)
         except frames.MalformedFrame as error:
@@ -189,10 +204,13 @@ class GraphQLWSConsumer(StrawberryGraphQLWSConsumer):
             self._init_timer.cancel()
             self._init_timer = None
         if len(self.message_queue) >= settings.WEBSOCKET_MAX_QUEUED_MESSAGES:
-            metrics.websockets_closed.labels("flood").inc()
-            await self.close(code=TOO_MANY_CLOSE_CODE, reason="Too many messages at once")
+            await self._close_flooding()
             return
         self.message_queue.put_nowait({"message": message, "disconnected": False})
+
+    async def _close_flooding(self) -> None:
+        metrics.websockets_closed.labels("flood").inc()
+        await self.close(code=TOO_MANY_CLOSE_CODE, reason="Too many messages")
 
     def decode_json(self, data):
         # Frames are parsed once, when they arrive.
@@ -220,7 +238,7 @@ class GraphQLWSConsumer(StrawberryGraphQLWSConsumer):
                 if not self.closing:
                     await self._close_too_slow()
                 return False
-        elif self.budget is not None and result and not self.budget.take(len(text)):
+        elif self.send_budget is not None and result and not self.send_budget.take(len(text)):
             await self._close_too_slow()
             return False
         await self.send(text_data=text)

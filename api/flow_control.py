@@ -15,12 +15,11 @@ replies (pongs, acks, errors) never wait, so reading goes on; a client that
 lets them pile up past four windows is closed at once.
 
 The legacy graphql-ws protocol has no acknowledgement at all: a connection
-may be sent at most `burst_bytes` ahead of a nominal reading rate, and is
-closed past that.
+may be sent at most a burst ahead of a nominal reading rate (api.budgets),
+and is closed past that.
 """
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 
 # A close code of the private range, which graphql-ws clients treat as
@@ -102,23 +101,3 @@ class FlowControl:
         if self._pong is not None:
             self._pong.set()
             self._pong = None
-
-
-class SendBudget:
-    """For a protocol with no acknowledgement: bytes sent ahead of a nominal reading rate, bounded."""
-
-    def __init__(self, *, burst_bytes: int, bytes_per_second: float):
-        self.burst_bytes = burst_bytes
-        self.bytes_per_second = bytes_per_second
-        self._ahead = 0.0
-        self._at = time.monotonic()
-
-    def take(self, size: int) -> bool:
-        """Count `size` bytes as sent; False if that would put the connection past its budget."""
-        now = time.monotonic()
-        self._ahead = max(0.0, self._ahead - (now - self._at) * self.bytes_per_second)
-        self._at = now
-        if self._ahead + size > self.burst_bytes:
-            return False
-        self._ahead += size
-        return True

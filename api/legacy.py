@@ -9,12 +9,14 @@ from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from api.errors import operation_limit_error
+from api.schema import LIMITS
 
 
 def _is_subscription(query: str, operation_name: str | None) -> bool:
     """Whether the operation is a subscription; True when that cannot be told (it fails the usual way)."""
     try:
-        operation = get_operation_ast(parse(query), operation_name)
+        # Bounded as the schema bounds it (api.limits): this runs on the event loop.
+        operation = get_operation_ast(parse(query, **LIMITS.parse_options), operation_name)
     except GraphQLError:
         return True
     return operation is None or operation.operation == OperationType.SUBSCRIPTION

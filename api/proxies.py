@@ -42,8 +42,19 @@ def client_address(request) -> str | None:
     Entries further left were written by the client and prove nothing.
     Used by the login throttle (AXES_CLIENT_IP_CALLABLE).
     """
-    remote = request.META.get("REMOTE_ADDR", "")
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    return _client(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", ""))
+
+
+def scope_client_address(scope) -> str | None:
+    """client_address for an ASGI scope (a WebSocket's); None when it came over no network."""
+    client = scope.get("client")
+    if not client:
+        return None
+    forwarded = b",".join(value for name, value in scope.get("headers", ()) if name.lower() == b"x-forwarded-for")
+    return _client(str(client[0]), forwarded.decode("latin1"))
+
+
+def _client(remote: str, forwarded: str) -> str | None:
     if forwarded and in_networks(remote, settings.TRUSTED_PROXIES):
         last = _ip(forwarded.split(",")[-1])
         if last is not None:

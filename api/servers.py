@@ -31,7 +31,7 @@ LISTENING = {
 def command(server: str, *, host: str = "127.0.0.1", port: int = 0) -> list[str]:
     """The command that serves the project with `server` on host:port (port 0: a free one)."""
     if server == "daphne":
-        return [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), APPLICATION]
+        return [sys.executable, "-m", "api.daphne_server", "-b", host, "-p", str(port), APPLICATION]
     if server == "uvicorn":
         return [
             sys.executable,

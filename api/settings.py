@@ -248,6 +248,11 @@ _env_float = lambda name, default: float(os.environ.get(name, default))  # noqa:
 WEBSOCKET_CONNECTION_INIT_SECONDS = _env_float("WEBSOCKET_CONNECTION_INIT_SECONDS", 10)
 # One incoming message, in characters (a frame over it closes the socket with 4400).
 WEBSOCKET_MAX_MESSAGE_LENGTH = _env_int("WEBSOCKET_MAX_MESSAGE_LENGTH", 256 * 1024)
+# What a client may send: a burst, then a steady rate, in messages and in characters; past it, 4429.
+WEBSOCKET_INBOUND_BURST_MESSAGES = _env_int("WEBSOCKET_INBOUND_BURST_MESSAGES", 500)
+WEBSOCKET_INBOUND_MESSAGES_PER_SECOND = _env_float("WEBSOCKET_INBOUND_MESSAGES_PER_SECOND", 50)
+WEBSOCKET_INBOUND_BURST_BYTES = _env_int("WEBSOCKET_INBOUND_BURST_BYTES", 4 * 1024 * 1024)
+WEBSOCKET_INBOUND_BYTES_PER_SECOND = _env_int("WEBSOCKET_INBOUND_BYTES_PER_SECOND", 256 * 1024)
 # Messages received but not yet handled; a client that sends faster is closed with 4429.
 WEBSOCKET_MAX_QUEUED_MESSAGES = _env_int("WEBSOCKET_MAX_QUEUED_MESSAGES", 32)
 # Operations (subscriptions, queries, mutations) running at once on one connection.

@@ -156,6 +156,9 @@ def layer_environment(layer: str, folder: Path) -> Iterator[Environment]:
         ALLOWED_HOSTS="127.0.0.1",
         DATABASE_URL=f"sqlite:///{folder / 'db.sqlite3'}",
         BENCH_ENDPOINTS="1",
+        # Every client of the benchmark is one service, on one address.
+        WEBSOCKET_MAX_CONNECTIONS_PER_CREDENTIAL="100000",
+        WEBSOCKET_MAX_ATTEMPTS_PER_ADDRESS="100000",
     )
     socket_path = folder / "redis.sock"
     with _channel_layer(layer, folder, socket_path) as layer_env:

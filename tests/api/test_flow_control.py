@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from api.flow_control import MAX_WINDOWS_UNREAD, FlowControl, SendBudget
+from api.flow_control import MAX_WINDOWS_UNREAD, FlowControl
 
 
 class Wire:
@@ -98,16 +98,3 @@ async def test_a_send_waiting_for_a_client_that_left_is_released():
 
     wire.flow.close()
     assert await asyncio.wait_for(blocked, 1) is False
-
-
-def test_a_legacy_connection_may_be_sent_its_burst_and_no_more():
-    budget = SendBudget(burst_bytes=1000, bytes_per_second=0)
-    assert budget.take(600)
-    assert budget.take(400)
-    assert not budget.take(1)
-
-
-def test_a_legacy_budget_refills_at_the_nominal_reading_rate():
-    budget = SendBudget(burst_bytes=1000, bytes_per_second=1e9)
-    assert budget.take(1000)
-    assert budget.take(1000), "a client reading at the nominal rate is never cut off"

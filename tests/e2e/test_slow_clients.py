@@ -20,6 +20,8 @@ CHANGES = BACKLOG_LIMIT + WINDOW_MESSAGES
 
 @pytest.mark.parametrize("server_name", SERVERS)
 async def test_a_client_that_stops_reading_holds_up_no_one_and_catches_up_when_it_reads_again(project, server_name):
+    # Within its grace period (tests/e2e/test_hostile_sockets.py shows what comes after it).
+    project.env["WEBSOCKET_STALL_GRACE_SECONDS"] = "300"
     server = project.start_server(server=server_name)
     token = project.manage("create_api_token", "pipeline", "--create-user", "--service").strip()
     pk = server.execute('mutation { createSubmission(input: {title: "Herd"}) { id } }', token=token)["data"][
