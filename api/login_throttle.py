@@ -8,6 +8,7 @@ per address, over every username (password spraying); a success does not
 clear it. API tokens never go through `authenticate()` and are not counted.
 """
 
+import math
 from datetime import timedelta
 
 from axes.attempts import get_cool_off_threshold
@@ -16,8 +17,9 @@ from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_cool_off, get_failure_limit
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Max, Sum
 from django.shortcuts import render
+from django.utils import timezone
 
 
 class LoginThrottleBackend(AxesStandaloneBackend):
@@ -48,6 +50,15 @@ class LoginThrottleHandler(AxesDatabaseHandler):
         return limit if per_address >= per_address_limit else failures
 
 
+def _seconds_left(request, cool_off: timedelta) -> int:
+    """Until the cool-off after the address's last counted failure ends: at most
+    that long for whichever limit it reached (attempts while locked out do not count)."""
+    last = AccessAttempt.objects.filter(ip_address=request.axes_ip_address).aggregate(last=Max("attempt_time"))["last"]
+    if last is None:
+        return math.ceil(cool_off.total_seconds())
+    return max(1, math.ceil((last + cool_off - timezone.now()).total_seconds()))
+
+
 def lockout_response(request, *args, **kwargs):
     """429 with a page saying when to try again (AXES_LOCKOUT_CALLABLE).
 
@@ -55,13 +66,13 @@ def lockout_response(request, *args, **kwargs):
     passes (request, response, credentials); neither is needed here.
     """
     cool_off: timedelta | None = get_cool_off(request)
-    minutes = max(1, round(cool_off.total_seconds() / 60)) if cool_off else None
+    seconds = _seconds_left(request, cool_off) if cool_off else None
     response = render(
         request,
         "registration/locked_out.html",
-        {"minutes": minutes},
+        {"minutes": math.ceil(seconds / 60) if seconds else None},
         status=settings.AXES_HTTP_RESPONSE_CODE,
     )
-    if cool_off:
-        response["Retry-After"] = str(int(cool_off.total_seconds()))
+    if seconds:
+        response["Retry-After"] = str(seconds)
     return response

@@ -238,6 +238,9 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # django-axes logs each step of every sign-in at INFO; its warnings
+    # (a failure, a lockout, with the client masked) are what operators need.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
 
 # WebSocket limits (SECURITY.md): what one socket, one credential and one

@@ -55,7 +55,8 @@ async def lock_out(username="olivia", *, address=CLIENT):
 def assert_locked_out(response):
     assert response.status_code == 429
     assert "Too many sign-in attempts" in response.content.decode()
-    assert int(response["Retry-After"]) == 15 * 60
+    assert 14 * 60 < int(response["Retry-After"]) <= 15 * 60
+    assert "Try again in 15 minutes." in response.content.decode()
     assert "Content-Security-Policy" in response
 
 
@@ -108,6 +109,15 @@ async def test_attempts_while_locked_out_do_not_extend_the_lockout(person, limit
     locked_at = await sync_to_async(lambda: AccessAttempt.objects.get().attempt_time)()
     assert_locked_out(await sign_in("olivia", "wrong-password"))
     assert await sync_to_async(lambda: AccessAttempt.objects.get().attempt_time)() == locked_at
+
+
+async def test_the_page_says_how_long_is_left(person, limits):
+    await lock_out()
+    await sync_to_async(AccessAttempt.objects.update)(attempt_time=timezone.now() - timedelta(minutes=10))
+    response = await sign_in("olivia", "right-password")
+    assert response.status_code == 429
+    assert 4 * 60 < int(response["Retry-After"]) <= 5 * 60
+    assert "Try again in 5 minutes." in response.content.decode()
 
 
 async def test_the_admin_sign_in_is_throttled_too(person, limits):
