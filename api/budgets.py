@@ -4,6 +4,8 @@ import time
 
 
 class Budget:
+    __slots__ = ("_at", "_spent", "burst", "per_second")  # two per connection
+
     def __init__(self, *, burst: float, per_second: float):
         self.burst = burst
         self.per_second = per_second
