@@ -19,6 +19,13 @@ three (--layer all; the default of `all`). WebSocket clients run in
 POSTs (for raw, POSTs to /bench/raw/broadcast/) sent every --interval-ms,
 with at most --senders in flight (the achieved pace is reported as chg/s).
 
+Beside them, "node" is the Node peer (bench/node_peer/, started by
+bench/peer.py): graphql-yoga, graphql-ws and better-sqlite3, as a Node
+team would build the product, in a process of its own on a fresh SQLite
+file. It is measured once per scenario when `node` and `npm` are on PATH
+(its pinned packages installed by `npm ci` on first use), and skipped with
+a notice otherwise; every case of ours is reported as a ratio to it.
+
 The idle scenario defaults to 2,000 connections so that `all` stays short;
 the target is 10,000 on one process: ask for it with --connections 10000.
 """

@@ -26,8 +26,14 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from bench import wire
 
-VARIANT_PATHS = {"ours": "/graphql/", "naive": "/bench/naive/", "channels": "/bench/channels/", "raw": "/bench/raw/"}
-GRAPHQL_VARIANTS = {"ours", "naive"}
+VARIANT_PATHS = {
+    "ours": "/graphql/",
+    "naive": "/bench/naive/",
+    "channels": "/bench/channels/",
+    "raw": "/bench/raw/",
+    "node": "/graphql",  # the Node peer (bench/peer.py), a server of its own
+}
+GRAPHQL_VARIANTS = {"ours", "naive", "node"}
 GRAPHQL_PROTOCOL = "graphql-transport-ws"
 OPEN_TIMEOUT_SECONDS = 10.0
 CLOSE_TIMEOUT_SECONDS = 2.0

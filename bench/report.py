@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+# The variant of the Node peer (bench/peer.py): the baseline SPEC.md's targets are set against.
+NODE_PEER = "node"
 
 COLUMNS = [
     # (heading, how to read it from a result)
@@ -78,20 +80,31 @@ def table(results: list[dict]) -> str:
 
 
 def ratios(results: list[dict]) -> str:
-    """ours/raw, ours/channels and ours/naive for each scenario and layer where both were measured."""
+    """ours/node, ours/raw, ours/channels and ours/naive for each scenario, layer and server where both ran.
+
+    The Node peer is measured once per scenario (it has neither our layer nor
+    our server), and every case of that scenario is compared with it.
+    """
     by_case: dict[tuple, dict[str, dict]] = {}
+    peers: dict[str, dict] = {}
     for result in results:
+        if result["variant"] == NODE_PEER:
+            peers[result["scenario"]] = result
+            continue
         by_case.setdefault((result["scenario"], result["layer"], result.get("server")), {})[result["variant"]] = result
     lines = []
     for (scenario, layer, server), variants in by_case.items():
         ours = variants.get("ours")
-        for baseline in ("raw", "channels", "naive"):
-            other = variants.get(baseline)
+        for baseline in (NODE_PEER, "raw", "channels", "naive"):
+            other = peers.get(scenario) if baseline == NODE_PEER else variants.get(baseline)
             if ours is None or other is None or "error" in ours or "error" in other:
                 continue
             parts = [f"{label} {_ratio(read(ours), read(other))}" for label, read in RATIOS]
             lines.append(f"{scenario} / {layer} / {server}: ours/{baseline}: " + ", ".join(parts))
-    return "\n".join(lines)
+    if not lines:
+        return ""
+    heading = "Ratios, ours / baseline (deliveries/s: above 1 is better; p99, set-up, KiB/conn: below 1 is better):"
+    return "\n".join([heading, *lines])
 
 
 def _ratio(ours, other) -> str:

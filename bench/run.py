@@ -6,11 +6,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import peer
 from bench.measure import Options, measure
 from bench.scenarios import Scenario
 from bench.servers import Server, layer_environment
 
-VARIANTS = ("ours", "naive", "channels", "raw")
+VARIANTS = ("ours", "naive", "channels", "raw", peer.VARIANT)
 
 
 def run_all(
@@ -25,6 +26,9 @@ def run_all(
     folder = Path(tempfile.mkdtemp(prefix="bench-"))
     results = []
     try:
+        if peer.VARIANT in variants:
+            results += _measure_peer(scenarios, options, folder / peer.VARIANT)
+            variants = [variant for variant in variants if variant != peer.VARIANT]
         for layer in layers:
             with layer_environment(layer, folder / layer) as environment:
                 for scenario in scenarios:
@@ -50,11 +54,44 @@ def run_external(
     server: Server, token: str, scenarios: list[Scenario], variants: list[str], options: Options
 ) -> list[dict]:
     """Measure a server someone else started (its baselines need BENCH_ENDPOINTS=1)."""
-    return [
+    results = []
+    if peer.VARIANT in variants:
+        with tempfile.TemporaryDirectory(prefix="bench-") as folder:
+            results += _measure_peer(scenarios, options, Path(folder))
+    return results + [
         _measure(server, token, "external", "external", variant, scenario, options)
         for scenario in scenarios
         for variant in variants
+        if variant != peer.VARIANT
     ]
+
+
+def _measure_peer(scenarios: list[Scenario], options: Options, folder: Path) -> list[dict]:
+    """The Node peer, once per scenario (it has no layer or ASGI server to vary), each on a fresh process."""
+    try:
+        peer.ensure_installed()
+    except peer.PeerUnavailable as error:
+        print(f"Skipping the Node peer (variant {peer.VARIANT}): {error}", file=sys.stderr, flush=True)
+        return [_peer_failure(scenario, f"skipped: {error}") for scenario in scenarios]
+    results = []
+    for scenario in scenarios:
+        try:
+            with peer.running(folder / scenario.name) as (server, token):
+                results.append(_measure(server, token, peer.LAYER, peer.SERVER, peer.VARIANT, scenario, options))
+        except peer.PeerUnavailable as error:  # it did not start
+            results.append(_peer_failure(scenario, str(error)))
+    return results
+
+
+def _peer_failure(scenario: Scenario, error: str) -> dict:
+    return {
+        "scenario": scenario.name,
+        "layer": peer.LAYER,
+        "server": peer.SERVER,
+        "variant": peer.VARIANT,
+        "parameters": vars(scenario),
+        "error": error,
+    }
 
 
 def _measure(
