@@ -7,6 +7,8 @@ from channels.layers import get_channel_layer
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 
+from api import shutdown
+
 CHECK_TIMEOUT_SECONDS = 2.0
 
 
@@ -28,6 +30,8 @@ async def _channel_layer_round_trip() -> None:
 
 async def readyz(request):
     """200 when a database query and a channel-layer round trip both succeed in time, else 503."""
+    if shutdown.shutting_down:
+        return JsonResponse({"ready": False, "failed": {"process": "shutting down"}}, status=503)
     checks = {"database": sync_to_async(_database_answers)(), "channel_layer": _channel_layer_round_trip()}
     outcomes = await asyncio.gather(
         *(asyncio.wait_for(check, CHECK_TIMEOUT_SECONDS) for check in checks.values()), return_exceptions=True

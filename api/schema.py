@@ -3,7 +3,6 @@
 import strawberry
 
 from api.errors import ErrorCodes, log_unexpected
-from api.execution import SharedEventExecutionContext
 from api.limits import DocumentLimits, Limits
 from submissions.graphql.mutations import Mutation
 from submissions.graphql.queries import Query
@@ -21,7 +20,6 @@ schema = Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    execution_context_class=SharedEventExecutionContext,
     extensions=[
         # Parses and validates each document once, within the limits.
         lambda: DocumentLimits(LIMITS),

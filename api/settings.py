@@ -158,7 +158,7 @@ def _redis_host() -> dict:
     return {"address": REDIS_URL, **_REDIS_CONNECTION_OPTIONS}
 
 
-# One channel per process carries every event (submissions.listener), so the
+# One channel per process carries every event (live.listener), so the
 # core layer needs room for bursts: it drops messages for a channel over
 # `capacity` (default 100).
 _CORE_LAYER_OPTIONS = {"capacity": 10_000, "expiry": 60}
@@ -256,8 +256,6 @@ WEBSOCKET_INBOUND_BURST_MESSAGES = _env_int("WEBSOCKET_INBOUND_BURST_MESSAGES", 
 WEBSOCKET_INBOUND_MESSAGES_PER_SECOND = _env_float("WEBSOCKET_INBOUND_MESSAGES_PER_SECOND", 50)
 WEBSOCKET_INBOUND_BURST_BYTES = _env_int("WEBSOCKET_INBOUND_BURST_BYTES", 4 * 1024 * 1024)
 WEBSOCKET_INBOUND_BYTES_PER_SECOND = _env_int("WEBSOCKET_INBOUND_BYTES_PER_SECOND", 256 * 1024)
-# Messages received but not yet handled; a client that sends faster is closed with 4429.
-WEBSOCKET_MAX_QUEUED_MESSAGES = _env_int("WEBSOCKET_MAX_QUEUED_MESSAGES", 32)
 # Operations (subscriptions, queries, mutations) running at once on one connection.
 WEBSOCKET_MAX_OPERATIONS_PER_CONNECTION = _env_int("WEBSOCKET_MAX_OPERATIONS_PER_CONNECTION", 100)
 # Open connections per API token or session, per process; the excess is closed with 4429.

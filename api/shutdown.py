@@ -1,10 +1,12 @@
 """Graceful shutdown under daphne.
 
 Daphne stops on SIGTERM by dropping every connection, which clients see as a
-network failure (1006). Instead, on the first SIGTERM this process refuses new
-WebSockets, closes the open ones with 1001 (Going Away) so that clients
-reconnect to another process at once, waits for them to go (bounded), and then lets
-daphne stop. A second SIGTERM stops at once.
+network failure (1006), and graphql-ws clients wait seconds before they try
+again. Instead, on the first SIGTERM this process refuses new WebSockets and
+answers /readyz with 503, closes the open ones with 1000, on which graphql-ws
+clients with subscriptions reconnect at once (to another process, through
+the load balancer), waits for them to go (bounded), and then lets daphne
+stop. A second SIGTERM stops at once.
 """
 
 import asyncio
@@ -15,7 +17,8 @@ import weakref
 
 logger = logging.getLogger(__name__)
 
-GOING_AWAY = 1001
+CLOSE_CODE = 1000
+CLOSE_REASON = "Server shutting down: reconnect"
 DRAIN_TIMEOUT_SECONDS = 10.0
 
 _open_sockets: "weakref.WeakSet" = weakref.WeakSet()
@@ -24,14 +27,14 @@ _installed = False
 shutting_down = False
 
 
-def track(consumer) -> None:
-    """Remember an open WebSocket consumer, so that shutdown can close it."""
+def track(connection) -> None:
+    """Remember an open WebSocket connection, so that shutdown can close it."""
     _install()
-    _open_sockets.add(consumer)
+    _open_sockets.add(connection)
 
 
-def forget(consumer) -> None:
-    _open_sockets.discard(consumer)
+def forget(connection) -> None:
+    _open_sockets.discard(connection)
     if shutting_down and not _open_sockets and _all_closed is not None:
         _all_closed.set()
 
@@ -42,7 +45,6 @@ def _install() -> None:
     if _installed or reactor is None:
         return
     _installed = True
-    _allow_going_away()
     loop = asyncio.get_running_loop()
     stop_now = signal.getsignal(signal.SIGTERM)
 
@@ -53,24 +55,6 @@ def _install() -> None:
             loop.call_soon_threadsafe(lambda: asyncio.ensure_future(_drain_then_stop(reactor)))
 
     signal.signal(signal.SIGTERM, on_sigterm)
-
-
-def _allow_going_away() -> None:
-    # Daphne's WebSocket library (autobahn) lets an application close only
-    # with 1000 or 3000-4999, but 1001 is the code that says "this server is
-    # going away": graphql-ws clients reconnect on it. Let 1001 through, as
-    # the close frame it is, and leave every other code to daphne.
-    from daphne.ws_protocol import WebSocketProtocol
-
-    close = WebSocketProtocol.serverClose
-
-    def server_close(self, code=None):
-        if code == GOING_AWAY:
-            self.sendCloseFrame(code=GOING_AWAY, reasonUtf8=b"server shutting down", isReply=False)
-        else:
-            close(self, code)
-
-    WebSocketProtocol.serverClose = server_close
 
 
 def _running_reactor():
@@ -87,9 +71,9 @@ async def _drain_then_stop(reactor) -> None:
     shutting_down = True
     _all_closed = asyncio.Event()
     sockets = list(_open_sockets)
-    logger.info("SIGTERM: closing %d WebSockets with %d before stopping", len(sockets), GOING_AWAY)
-    for consumer in sockets:
-        await consumer.close(code=GOING_AWAY)
+    logger.info("SIGTERM: closing %d WebSockets with %d before stopping", len(sockets), CLOSE_CODE)
+    for connection in sockets:
+        await connection.close(CLOSE_CODE, CLOSE_REASON)
     if sockets:
         try:
             await asyncio.wait_for(_all_closed.wait(), DRAIN_TIMEOUT_SECONDS)

@@ -22,6 +22,7 @@ from redis.retry import Retry
 
 from api.auth import api_token_create
 from submissions import events, services
+from tests.api.websocket_client import GraphQLSocket
 
 
 @pytest.fixture(scope="session")
@@ -236,3 +237,20 @@ def non_plain_values(value, path="event"):
     if type(value) is list:
         return [found for index, item in enumerate(value) for found in non_plain_values(item, f"{path}[{index}]")]
     return [] if type(value) in JSON_SCALARS else [f"{path} is a {type(value).__qualname__}"]
+
+
+@pytest.fixture
+async def connect():
+    """Opens GraphQL WebSocket connections (protocol, connection_init payload), closed after the test."""
+    sockets = []
+
+    async def open_socket(protocol, payload=None, **kwargs):
+        socket = GraphQLSocket(protocol, **kwargs)
+        sockets.append(socket)
+        ack = await socket.connect(payload)
+        assert ack["type"] == "connection_ack", ack
+        return socket
+
+    yield open_socket
+    for socket in sockets:
+        await socket.disconnect()

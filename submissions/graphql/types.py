@@ -150,19 +150,15 @@ class SubmissionStatusEvent:
     )
     progress: Progress | None = strawberry.field(description="When the change was a progress report.")
     at: datetime
-    # Results of executing subscription documents on this event, when many
-    # subscriptions share it (api.execution); None when it is not shared.
-    shared_results: strawberry.Private[dict | None] = None
 
     @strawberry.field
     def status_display(self) -> str:
         return _status_display(self.status)
 
     @classmethod
-    def from_event(cls, event: dict, *, shared: bool = False) -> "SubmissionStatusEvent":
+    def from_event(cls, event: dict) -> "SubmissionStatusEvent":
         summary, progress = event["validation_summary"], event["progress"]
         return cls(
-            shared_results={} if shared else None,
             submission_id=strawberry.ID(event["submission_id"]),
             version=event["version"],
             status=models.Status(event["status"]),

@@ -46,17 +46,17 @@ async def test_one_change_is_executed_once_per_distinct_document(owner, submissi
 async def test_a_shared_result_is_encoded_once_and_each_socket_still_gets_its_own_operation_id(
     owner, submission, monkeypatch
 ):
-    from api import consumers
+    from live import protocol
 
     encodings = []
-    dumps = consumers.json.dumps
+    dumps = protocol.json.dumps
 
     def counting_dumps(value, **kwargs):
-        if isinstance(value, dict) and "submissionStatus" in value:
-            encodings.append(value["submissionStatus"]["version"])
+        if isinstance(value, dict) and "submissionStatus" in (value.get("data") or {}):
+            encodings.append(value["data"]["submissionStatus"]["version"])
         return dumps(value, **kwargs)
 
-    monkeypatch.setattr(consumers.json, "dumps", counting_dumps)
+    monkeypatch.setattr(protocol.json, "dumps", counting_dumps)
     sockets = [GraphQLSocket("graphql-transport-ws") for _ in range(3)]
     try:
         for n, socket in enumerate(sockets):

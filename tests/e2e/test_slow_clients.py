@@ -4,17 +4,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from api.flow_control import WINDOW_MESSAGES
 from api.servers import SERVERS
-from submissions.listener import INBOX_SIZE
+from live.flow import WINDOW_MESSAGES
+from live.groups import HISTORY_SIZE
 from tests.e2e.client import GraphQLWebSocket
 
 UPDATE_STATUS = """
 mutation ($input: UpdateSubmissionStatusInput!) { updateSubmissionStatus(input: $input) { version } }
 """
-# A stalled subscription holds at most two windows in flight and one inbox
-# of events; this is more than that, so the rest must be dropped.
-BACKLOG_LIMIT = 2 * WINDOW_MESSAGES + INBOX_SIZE
+# A stalled subscription holds at most two windows in flight, and is caught
+# up from its group's history; this is more than that, so the rest must be
+# replaced by a snapshot.
+BACKLOG_LIMIT = 2 * WINDOW_MESSAGES + HISTORY_SIZE
 CHANGES = BACKLOG_LIMIT + WINDOW_MESSAGES
 
 

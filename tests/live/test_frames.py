@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from api import frames
-from api.frames import LEGACY_WS, TRANSPORT_WS, MalformedFrame
+from live import frames
+from live.frames import LEGACY_WS, TRANSPORT_WS, MalformedFrame
 
 MAX_LENGTH = 10_000
 DEEP = "[" * 100_000 + "]" * 100_000

@@ -1,11 +1,10 @@
-"""One channel-layer listener per process, fanning submission events out to local subscribers.
+"""One channel-layer listener per process, handing each submission's events, in order, to its sinks.
 
 A channel-layer consumer per subscription costs a layer receive (and, over
 Redis, a round trip) per subscriber per event. Here each process (each event
 loop) holds one channel, joins a submission's group while it has at least one
-local subscriber, and hands every event it receives to that submission's
-subscribers: straight to the socket of each one that is waiting for exactly
-that event (api.operations), into the inbox of any other.
+local sink (live.groups: the subscriptions of one document), and hands every
+event it receives to that submission's sinks, in version order.
 """
 
 import asyncio
@@ -14,24 +13,16 @@ import itertools
 import logging
 import weakref
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from functools import partial
+from typing import Protocol
 
 from channels.layers import get_channel_layer
 
 from submissions import events
-from submissions.small_queue import SmallQueue
 
 logger = logging.getLogger(__name__)
 
-# What an inbox yields when its subscriber may have missed events (its inbox
-# overflowed, or the channel layer failed): re-read the submission.
-RESYNC = {"type": "submission.resync"}
-
-# Events held for one subscriber that is slow to read; past this the backlog
-# is replaced by a single RESYNC, so memory stays bounded and the subscriber
-# converges to the current state.
-INBOX_SIZE = 256
 RETRY_DELAY_SECONDS = 1.0
 # Both channels-redis layers lose messages silently while Redis is away (the
 # pub/sub layer even reconnects without a word), so the listener sends itself
@@ -51,82 +42,19 @@ REJOIN_INTERVAL_SECONDS = 3600.0
 REORDER_WAIT_SECONDS = 0.5
 
 
+class Sink(Protocol):
+    """What takes a submission's events: live.groups.Group."""
+
+    async def deliver(self, event: dict) -> None:
+        """The next event of the submission, in version order (or late, or after a gap)."""
+
+    def resync(self) -> None:
+        """Events may have been lost: whoever this feeds must re-read the submission."""
+
+
 def _task_of_its_own(coroutine, name: str | None = None) -> asyncio.Task:
     """A task in a context of its own, not that of the subscriber whose call started it."""
     return asyncio.get_running_loop().create_task(coroutine, name=name, context=contextvars.Context())
-
-
-class Inbox:
-    """The events of one submission for one subscriber, and the version it has reached.
-
-    The subscriber reads with `get` (waiting) or `get_nowait`; while it is not
-    reading (it waits in `get`, or `get_nowait` found nothing), it is caught
-    up. The listener then hands a change that is next in order to `send`, if
-    set, which delivers it without waking the subscriber and returns False to
-    have it queued instead. An event queued for a caught-up subscriber that is
-    not waiting in `get` calls `on_event`, so that it starts reading again.
-    Events that arrive while `send` runs queue behind the one it sends.
-    """
-
-    __slots__ = ("_events", "_reading", "last_version", "on_event", "send", "size")
-
-    def __init__(self, size: int = INBOX_SIZE):
-        self.size = size
-        self._events = SmallQueue()  # most inboxes are empty most of the time
-        self._reading = True  # until the subscriber has its snapshot
-        # Set by the subscriber from its snapshot; None until it has one.
-        self.last_version: int | None = None
-        self.send: Callable[[dict], Awaitable[bool]] | None = None
-        self.on_event: Callable[[], None] | None = None
-
-    async def deliver(self, event: dict) -> None:
-        # Not reading means caught up: nothing queued, and a version reached.
-        if (
-            self.send is not None
-            and not self._reading
-            and event["type"] == events.STATUS_CHANGED
-            and event["version"] == self.last_version + 1
-        ):
-            self._reading = True
-            try:
-                sent = await self.send(event)
-            finally:
-                self._reading = False
-            if sent:
-                self.last_version = event["version"]
-                if len(self._events):
-                    self._wake()
-                return
-        self.put(event)
-
-    def put(self, event: dict) -> None:
-        if len(self._events) >= self.size:
-            self._events.clear()
-            event = RESYNC
-        self._events.put_nowait(event)  # wakes the subscriber if it waits in `get`
-        if not self._events.waiting and not self._reading:
-            self._wake()
-
-    def _wake(self) -> None:
-        if self.on_event is not None:
-            self._reading = True
-            self.on_event()
-
-    def get_nowait(self) -> dict | None:
-        """The next event, or None (and the subscriber is caught up) if there is none."""
-        event = self._events.get_nowait()
-        if event is None:
-            self._reading = False
-        return event
-
-    async def get(self) -> dict:
-        if len(self._events):
-            return self._events.get_nowait()
-        self._reading = False
-        try:
-            return await self._events.get()
-        finally:
-            self._reading = True
 
 
 class _InOrder:
@@ -180,7 +108,7 @@ class Listener:
     def __init__(self, layer):
         self._layer = layer
         self._channel: str | None = None
-        self._inboxes: dict[str, set[Inbox]] = defaultdict(set)
+        self._sinks: dict[str, set[Sink]] = defaultdict(set)
         self._in_order: dict[str, _InOrder] = {}
         # Events in order, waiting to be delivered (by the one task that does).
         self._ready_events: asyncio.Queue[tuple[str, dict]] = asyncio.Queue()
@@ -233,7 +161,7 @@ class Listener:
                     arrived.set_result(None)
                 continue
             submission_id = message.get("submission_id")
-            if submission_id in self._inboxes:
+            if submission_id in self._sinks:
                 self._order_of(submission_id).add(message)
 
     def _order_of(self, submission_id: str) -> _InOrder:
@@ -242,8 +170,8 @@ class Listener:
         return self._in_order[submission_id]
 
     def read_at(self, submission_id: str, version: int) -> None:
-        """A subscriber read the submission at `version`: later events are ordered from there."""
-        if submission_id in self._inboxes:
+        """A subscription read the submission at `version`: later events are ordered from there."""
+        if submission_id in self._sinks:
             self._order_of(submission_id).start_after(version)
 
     def _hand_out(self, submission_id: str, event: dict) -> None:
@@ -252,14 +180,14 @@ class Listener:
     async def _deliver_events(self) -> None:
         while True:
             submission_id, event = await self._ready_events.get()
-            for inbox in list(self._inboxes.get(submission_id, ())):
+            for sink in list(self._sinks.get(submission_id, ())):
                 try:
-                    await inbox.deliver(event)
+                    await sink.deliver(event)
                 except asyncio.CancelledError:
                     raise
-                except Exception:  # one subscriber's failure must not cost the others their event
+                except Exception:  # one sink's failure must not cost the others their event
                     logger.exception("Delivering an event of submission %s failed", submission_id)
-                    inbox.put(event)
+                    sink.resync()
 
     async def _watch_layer(self) -> None:
         loop = asyncio.get_running_loop()
@@ -297,7 +225,7 @@ class Listener:
     async def _rejoin(self) -> bool:
         # After an outage the layer's server may have forgotten our groups.
         async with self._membership:
-            for submission_id in list(self._inboxes):
+            for submission_id in list(self._sinks):
                 try:
                     await self._layer.group_add(events.group_name(submission_id), self._channel)
                 except Exception:
@@ -310,12 +238,12 @@ class Listener:
         for in_order in self._in_order.values():
             in_order.close()
         self._in_order.clear()  # events were lost: what comes next starts afresh
-        for inboxes in self._inboxes.values():
-            for inbox in inboxes:
-                inbox.put(RESYNC)
+        for sinks in self._sinks.values():
+            for sink in sinks:
+                sink.resync()
 
-    async def join(self, submission_id: str, inbox: Inbox) -> None:
-        """Put the events of a submission in `inbox` from now on, until `leave`.
+    async def join(self, submission_id: str, sink: Sink) -> None:
+        """Hand the events of a submission to `sink` from now on, until `leave`.
 
         The group is joined before this returns, so a snapshot read afterwards
         cannot miss a change committed after the read.
@@ -324,13 +252,13 @@ class Listener:
         # Joining and leaving are serialised so that a leave racing a join can
         # never leave the submission's group without this channel.
         async with self._membership:
-            if not self._inboxes.get(submission_id):
+            if not self._sinks.get(submission_id):
                 await self._layer.group_add(events.group_name(submission_id), channel)
-            self._inboxes[submission_id].add(inbox)
+            self._sinks[submission_id].add(sink)
 
-    def leave(self, submission_id: str, inbox: Inbox) -> asyncio.Future:
-        """Put nothing more in `inbox`; the future returned is done once the group is left if it was the last."""
-        self._inboxes[submission_id].discard(inbox)
+    def leave(self, submission_id: str, sink: Sink) -> asyncio.Future:
+        """Hand nothing more to `sink`; the future returned is done once the group is left if it was the last."""
+        self._sinks[submission_id].discard(sink)
         # The group is left in a task of its own: whoever leaves need not wait
         # for a channel-layer round trip, and a cancelled leave still happens.
         leaving = _task_of_its_own(self._leave_if_unused(submission_id))
@@ -340,9 +268,9 @@ class Listener:
 
     async def _leave_if_unused(self, submission_id: str) -> None:
         async with self._membership:
-            if self._inboxes.get(submission_id):
+            if self._sinks.get(submission_id):
                 return
-            self._inboxes.pop(submission_id, None)
+            self._sinks.pop(submission_id, None)
             if in_order := self._in_order.pop(submission_id, None):
                 in_order.close()
             try:

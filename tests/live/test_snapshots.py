@@ -4,7 +4,8 @@ import asyncio
 
 import pytest
 
-from submissions import selectors, snapshots
+from live import snapshots
+from submissions import selectors
 from submissions.exceptions import NotFound
 from tests.conftest import Caller
 

@@ -15,7 +15,7 @@ replies (pongs, acks, errors) never wait, so reading goes on; a client that
 lets them pile up past four windows is closed at once.
 
 The legacy graphql-ws protocol has no acknowledgement at all: a connection
-may be sent at most a burst ahead of a nominal reading rate (api.budgets),
+may be sent at most a burst ahead of a nominal reading rate (live.budgets),
 and is closed past that.
 """
 
@@ -56,10 +56,8 @@ class FlowControl:
         A subscription result (`result`) waits while the client is two
         windows behind; any other message is sent at once.
         """
-        while result and self.would_wait and not self.closed:
-            if self._pong is None:
-                self._pong = asyncio.Event()
-            await self._pong.wait()
+        if result:
+            await self.writable()
         if self.closed or self.unacknowledged >= MAX_WINDOWS_UNREAD * self.window:
             return False
         if self.unacknowledged >= self.window and self._ping_sent_at is None:
@@ -71,6 +69,14 @@ class FlowControl:
         if self.would_wait and self._stall_timer is None:
             self._stall_timer = asyncio.get_running_loop().call_later(self.stall_grace_seconds, self._stalled)
         return True
+
+    async def writable(self) -> bool:
+        """Wait until a result would be sent at once; False if the connection closed meanwhile."""
+        while self.would_wait and not self.closed:
+            if self._pong is None:
+                self._pong = asyncio.Event()
+            await self._pong.wait()
+        return not self.closed
 
     def on_pong(self) -> None:
         """The client has read everything sent before the last ping."""

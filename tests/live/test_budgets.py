@@ -1,4 +1,4 @@
-from api.budgets import Budget
+from live.budgets import Budget
 
 
 def test_a_burst_is_allowed_and_no_more():

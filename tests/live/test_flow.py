@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from api.flow_control import MAX_WINDOWS_UNREAD, FlowControl
+from live.flow import MAX_WINDOWS_UNREAD, FlowControl
 
 
 class Wire:
