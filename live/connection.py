@@ -125,6 +125,27 @@ class Operation:
 
 
 class Connection:
+    __slots__ = (
+        "__weakref__",  # api.shutdown keeps a weak set of open connections
+        "_init_timer",
+        "_receive",
+        "_send",
+        "acknowledged",
+        "closing",
+        "counted",
+        "credential",
+        "flow",
+        "init_received",
+        "operations",
+        "protocol",
+        "received_bytes",
+        "received_messages",
+        "schema",
+        "scope",
+        "send_budget",
+        "viewer",
+    )
+
     def __init__(self, schema, scope, receive, send):
         self.schema = schema
         self.scope = scope

@@ -35,6 +35,17 @@ MAX_WINDOWS_UNREAD = 4
 class FlowControl:
     """Acknowledged sending for graphql-transport-ws; `on_stalled` is called once the grace period runs out."""
 
+    __slots__ = (
+        "_ping_sent_at",
+        "_pong",
+        "_stall_timer",
+        "closed",
+        "on_stalled",
+        "stall_grace_seconds",
+        "unacknowledged",
+        "window",
+    )
+
     def __init__(self, *, stall_grace_seconds: float, on_stalled: Callable[[], None], window: int = WINDOW_MESSAGES):
         self.window = window
         self.stall_grace_seconds = stall_grace_seconds

@@ -60,7 +60,7 @@ class Subscriber(Protocol):
         """Catching the subscription up failed: tell the client (masked), and end it."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Member:
     subscriber: Subscriber
     last_version: int | None = None  # None until its snapshot is sent
