@@ -19,7 +19,7 @@ from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from api.auth import InvalidCredentials, resolve_viewer
+from api.auth import InvalidCredentials, recent_viewer, resolve_viewer
 from api.errors import request_error_body
 
 GRAPHQL_RESPONSE_MEDIA_TYPE = "application/graphql-response+json"
@@ -175,6 +175,10 @@ class GraphQLView(AsyncGraphQLView):
             raise HTTPException(400, "The request has no GraphQL document: send it as a string in `query`.") from error
 
     async def get_context(self, request, response) -> dict:
+        # A token checked lately needs no query, so no thread hop either (each
+        # request's first hop starts a thread and a database connection).
+        if (viewer := recent_viewer(authorization=request.headers.get("Authorization"))) is not None:
+            return {"request": request, "response": response, "viewer": viewer}
         return {"request": request, "response": response, **await sync_to_async(_viewer_of)(request)}
 
     async def render_graphql_ide(self, request):

@@ -2,13 +2,16 @@
 
 Every change locks the submission's row, bumps its version and saves in one
 transaction, then publishes after commit (events.publish_on_commit). These
-are plain sync functions: call them from async code through sync_to_async.
+are plain sync functions, safe to call from several threads at once: call
+them from async code through sync_to_async (thread_sensitive=False is fine).
 """
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from submissions import events, rules, selectors
 from submissions.exceptions import BadUserInput, Forbidden, InvalidTransition
@@ -32,17 +35,33 @@ MAX_NAME_LENGTH = Record._meta.get_field("name").max_length
 MAX_ATTRIBUTES_DEPTH = 32
 
 
+def _pk(submission: Submission | int) -> int:
+    return submission.pk if isinstance(submission, Submission) else submission
+
+
 def _locked(submission: Submission | int) -> Submission:
     # The row lock serialises concurrent changes to one submission, so each
     # gets its own version and the event order matches the commit order of
     # the versions (SQLite gets the same from its IMMEDIATE transactions).
-    pk = submission.pk if isinstance(submission, Submission) else submission
+    # Whether it has records (for its actions) comes in the same query.
+    pk = _pk(submission)
     try:
-        return Submission.objects.select_for_update(of=("self",)).select_related("owner").get(pk=pk)
+        return (
+            Submission.objects.select_for_update(of=("self",))
+            .annotate(has_records=Exists(Record.objects.filter(submission=OuterRef("pk"))))
+            .get(pk=pk)
+        )
     except Submission.DoesNotExist:
         # Deleted since the caller looked it up (a delete racing this change):
         # once locked, it stays until this transaction ends.
         raise selectors.not_found(pk) from None
+
+
+@contextmanager
+def _change(submission: Submission | int) -> Iterator[Submission]:
+    """A transaction holding the submission's row lock; its events are published, in order, on commit."""
+    with events.in_order(_pk(submission)), transaction.atomic():
+        yield _locked(submission)
 
 
 def _text(value: str, *, what: str) -> str:
@@ -96,7 +115,10 @@ def _publish_change(
     submission.save(update_fields=["version", "updated_at", *fields])
     if include_validation and summary is None:
         summary = validation_summary(submission_id=submission.pk)
-    has_records = summary["animals"]["total"] + summary["samples"]["total"] > 0 if summary else None
+    if summary:
+        has_records = summary["animals"]["total"] + summary["samples"]["total"] > 0
+    else:
+        has_records = getattr(submission, "has_records", None)  # _locked's annotation
     event = events.status_event(
         submission,
         has_records=selectors.has_records(submission) if has_records is None else has_records,
@@ -126,8 +148,7 @@ def submission_create(*, owner, title: str, description: str = "") -> Submission
 
 def submission_delete(*, submission: Submission) -> None:
     """Delete a submission whose status allows it; its subscriptions complete."""
-    with transaction.atomic():
-        submission = _locked(submission)
+    with _change(submission) as submission:
         if not rules.can_delete(submission.status):
             raise Forbidden(f"A submission cannot be deleted while it is {submission.get_status_display()}.")
         submission_id, version = submission.pk, submission.version
@@ -151,8 +172,7 @@ def set_status(
     status = _choice(Status, status, what="status")
     if message:
         _text(message, what="message")
-    with transaction.atomic():
-        submission = _locked(submission)
+    with _change(submission) as submission:
         if not force and not rules.transition_allowed(current=submission.status, target=status):
             raise InvalidTransition(f"A submission cannot go from {submission.get_status_display()} to {status.label}.")
         submission.status = status
@@ -177,15 +197,14 @@ def _check_names(items: list[dict], *, what: str) -> None:
         seen.add(key)
 
 
-def records_add(*, submission: Submission, records: list[dict]) -> int:
+def records_add(*, submission: Submission | int, records: list[dict]) -> int:
     """Add records ({kind, name, attributes}); all or none. Returns how many were added."""
     _check_names(records, what="records")
     if not records:
         return 0
     for record in records:
         _check_attributes(record.get("attributes", {}), name=record["name"])
-    with transaction.atomic():
-        submission = _locked(submission)
+    with _change(submission) as submission:
         wanted = {(r["kind"], r["name"]) for r in records}
         existing = Record.objects.filter(submission=submission, name__in={name for _, name in wanted})
         clashes = sorted(name for kind, name in existing.values_list("kind", "name") if (kind, name) in wanted)
@@ -199,7 +218,7 @@ def records_add(*, submission: Submission, records: list[dict]) -> int:
     return len(records)
 
 
-def validation_results_record(*, submission: Submission, results: list[dict], complete: bool = False) -> dict:
+def validation_results_record(*, submission: Submission | int, results: list[dict], complete: bool = False) -> dict:
     """Store validation results ({kind, name, outcome, messages}) and return the new summary.
 
     A record's new result replaces its old one. With `complete`, the status
@@ -211,8 +230,7 @@ def validation_results_record(*, submission: Submission, results: list[dict], co
         for message in result.get("messages", ()):
             _text(message["message"], what="validation message")
             _text(message.get("offending_column") or "", what="offending column")
-    with transaction.atomic():
-        submission = _locked(submission)
+    with _change(submission) as submission:
         records = {
             (record.kind, record.name): record
             for record in Record.objects.filter(submission=submission, name__in={r["name"] for r in results})
@@ -246,19 +264,17 @@ def validation_results_record(*, submission: Submission, results: list[dict], co
     return event["validation_summary"]
 
 
-def submission_republish(*, submission: Submission, include_validation: bool = False) -> dict:
+def submission_republish(*, submission: Submission | int, include_validation: bool = False) -> dict:
     """Publish the submission's stored status and message again, as a new version."""
-    with transaction.atomic():
-        submission = _locked(submission)
+    with _change(submission) as submission:
         return _publish_change(submission, include_validation=include_validation)
 
 
-def progress_report(*, submission: Submission, phase: str, done: int, total: int) -> dict:
+def progress_report(*, submission: Submission | int, phase: str, done: int, total: int) -> dict:
     """Publish how far a phase has got; the status is unchanged. Returns the event."""
     if not _text(phase, what="phase").strip():
         raise BadUserInput("A progress report needs a phase.")
     if not 0 <= done <= total:
         raise BadUserInput("Progress needs 0 <= done <= total.")
-    with transaction.atomic():
-        submission = _locked(submission)
+    with _change(submission) as submission:
         return _publish_change(submission, progress={"phase": phase, "done": done, "total": total})

@@ -22,6 +22,7 @@ from redis.retry import Retry
 
 from api.auth import api_token_create
 from submissions import events, services
+from submissions.graphql.mutations import close_service_connections
 from tests.api.websocket_client import GraphQLSocket
 
 
@@ -33,6 +34,17 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     database = settings.DATABASES["default"]
     if database["ENGINE"] == "django.db.backends.postgresql":
         database.setdefault("TEST", {})["NAME"] = f"test_submissions_{os.getpid()}"
+    elif database["ENGINE"] == "django.db.backends.sqlite3":
+        # A file, as in production: SQLite's shared-cache in-memory database refuses a second writer at
+        # once ("database table is locked") instead of waiting, so concurrent writers could not be tested.
+        database.setdefault("TEST", {})["NAME"] = f"/tmp/test_submissions_{os.getpid()}.sqlite3"
+
+
+@pytest.fixture(autouse=True)
+def service_mutations_on_the_request_thread(settings):
+    """Most unit tests hold their data in one open transaction, which only the test's own thread sees:
+    run service mutations there (tests of concurrent writers call the services from threads of their own)."""
+    settings.SERVICE_THREADS = 0
 
 
 @pytest.fixture(autouse=True)
@@ -117,6 +129,7 @@ async def close_db_connections_of_the_sync_thread():
     outlive the test and keep PostgreSQL from dropping the test database at the end of the run."""
     yield
     await sync_to_async(connections.close_all)()
+    await asyncio.to_thread(close_service_connections)
 
 
 class GroupProbe:

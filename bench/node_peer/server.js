@@ -74,6 +74,12 @@ const sql = {
      WHERE id = ? RETURNING *`,
   ),
   remove: db.prepare('DELETE FROM submissions WHERE id = ?'),
+  bump: db.prepare('UPDATE submissions SET version = version + 1, updated_at = ? WHERE id = ? RETURNING *'),
+  insertRecord: db.prepare('INSERT INTO records (submission_id, kind, name, attributes) VALUES (?, ?, ?, ?)'),
+  record: db.prepare('SELECT id FROM records WHERE submission_id = ? AND kind = ? AND name = ?'),
+  setOutcome: db.prepare('UPDATE records SET outcome = ? WHERE id = ?'),
+  clearMessages: db.prepare('DELETE FROM validation_messages WHERE record_id = ?'),
+  insertMessage: db.prepare('INSERT INTO validation_messages (record_id, message, offending_column) VALUES (?, ?, ?)'),
   hasRecords: db.prepare('SELECT EXISTS (SELECT 1 FROM records WHERE submission_id = ?) AS has'),
   counts: db.prepare(
     `SELECT kind, COUNT(*) AS total, COUNT(outcome) AS validated,
@@ -149,7 +155,7 @@ function validationSummary(submissionId) {
 }
 
 // One event, built once by the publisher and shared by every subscriber.
-function eventOf(row, { withSummary }) {
+function eventOf(row, { withSummary, progress = null }) {
   return {
     submissionId: String(row.id),
     version: row.version,
@@ -158,7 +164,7 @@ function eventOf(row, { withSummary }) {
     message: row.message,
     actions: actionsOf(row, sql.hasRecords.get(row.id).has === 1),
     validationSummary: withSummary ? validationSummary(row.id) : null,
-    progress: null,
+    progress,
     at: row.updated_at,
   };
 }
@@ -174,12 +180,42 @@ const changeStatus = db.transaction(({ id, status, message, force }) => {
   return sql.update.get(status, message ?? '', new Date().toISOString(), row.id);
 });
 
+// The service mutations beside updateSubmissionStatus (what `python -m bench writes` measures):
+// each is one transaction that bumps the version, published after it commits.
+const bump = (id) => sql.bump.get(new Date().toISOString(), id);
+
+const addRecords = db.transaction((id, records) => {
+  for (const r of records) sql.insertRecord.run(id, r.kind, r.name, JSON.stringify(r.attributes ?? {}));
+  return bump(id);
+});
+
+const recordResults = db.transaction((id, results) => {
+  for (const r of results) {
+    const record = sql.record.get(id, r.kind, r.name);
+    if (!record) throw fail('BAD_USER_INPUT', `Record ${r.name} does not exist.`);
+    sql.setOutcome.run(r.outcome, record.id);
+    sql.clearMessages.run(record.id);
+    for (const m of r.messages ?? []) sql.insertMessage.run(record.id, m.message, m.offendingColumn ?? null);
+  }
+  return bump(id);
+});
+
+const reportProgress = db.transaction((id) => bump(id));
+
+function publishChange(row, options) {
+  const event = eventOf(row, options);
+  pubsub.publish('submission', String(row.id), event);
+  return event;
+}
+
 // ---- GraphQL ---------------------------------------------------------------
 
 const typeDefs = /* GraphQL */ `
   scalar DateTime
   enum SubmissionStatus { WAITING LOADED SUBMITTED ERROR NEED_REVISION READY COMPLETED }
   enum RecordKind { ANIMAL SAMPLE }
+  enum ValidationOutcome { PASS WARNING ERROR }
+  scalar JSON
   type Viewer { username: String! isService: Boolean! }
   type SubmissionActions { canEdit: Boolean! canValidate: Boolean! canSubmit: Boolean! canDelete: Boolean! }
   type ValidationCounts { total: Int! validated: Int! unknown: Int! pass: Int! warning: Int! error: Int! issues: Int! }
@@ -205,11 +241,22 @@ const typeDefs = /* GraphQL */ `
   input UpdateSubmissionStatusInput {
     id: ID! status: SubmissionStatus! message: String includeValidation: Boolean = false force: Boolean = false
   }
+  input RecordInput { kind: RecordKind! name: String! attributes: JSON }
+  input AddRecordsInput { submissionId: ID! records: [RecordInput!]! }
+  input ValidationMessageInput { message: String! offendingColumn: String }
+  input ValidationResultInput {
+    kind: RecordKind! name: String! outcome: ValidationOutcome! messages: [ValidationMessageInput!] = []
+  }
+  input RecordValidationResultsInput { submissionId: ID! results: [ValidationResultInput!]! }
+  input ReportProgressInput { submissionId: ID! phase: String! done: Int! total: Int! }
   type Query { viewer: Viewer submission(id: ID!): Submission }
   type Mutation {
     createSubmission(input: CreateSubmissionInput!): Submission!
     deleteSubmission(id: ID!): ID!
     updateSubmissionStatus(input: UpdateSubmissionStatusInput!): SubmissionStatusEvent!
+    addRecords(input: AddRecordsInput!): Int!
+    recordValidationResults(input: RecordValidationResultsInput!): ValidationSummary!
+    reportProgress(input: ReportProgressInput!): SubmissionStatusEvent!
   }
   type Subscription { submissionStatus(submissionId: ID!): SubmissionStatusEvent! }
 `;
@@ -252,6 +299,24 @@ const resolvers = {
       const event = eventOf(row, { withSummary: input.includeValidation });
       pubsub.publish('submission', String(row.id), event);
       return event;
+    },
+    addRecords: (_, { input }, { viewer }) => {
+      requireService(viewer);
+      const { id } = visibleSubmission(viewer, input.submissionId);
+      publishChange(addRecords(id, input.records), { withSummary: true });
+      return input.records.length;
+    },
+    recordValidationResults: (_, { input }, { viewer }) => {
+      requireService(viewer);
+      const { id } = visibleSubmission(viewer, input.submissionId);
+      return publishChange(recordResults(id, input.results), { withSummary: true }).validationSummary;
+    },
+    reportProgress: (_, { input }, { viewer }) => {
+      requireService(viewer);
+      const { id } = visibleSubmission(viewer, input.submissionId);
+      const { phase, done, total } = input;
+      if (!(0 <= done && done <= total)) throw fail('BAD_USER_INPUT', 'Progress needs 0 <= done <= total.');
+      return publishChange(reportProgress(id), { withSummary: false, progress: { phase, done, total } });
     },
   },
   Subscription: {

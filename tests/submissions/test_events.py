@@ -1,10 +1,12 @@
 """Publishing after commit: a change committed while the channel layer is down still reaches its subscribers."""
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.db import connection
 
 from submissions import events, services
 from submissions.models import Status, Submission
@@ -102,3 +104,31 @@ async def test_a_change_is_no_longer_retried_once_the_window_has_passed(
     # Nothing is stuck either: the next change is published at once.
     assert (await set_status(submission, Status.ERROR, "Archive down"))["version"] == 3
     assert (await subscriber.next())["version"] == 3
+
+
+# Publishing from plain threads (a worker process, a command) over Redis
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_changes_from_several_plain_threads_reach_redis_subscribers_once_each_in_version_order(
+    submission, redis_channel_layer
+):
+    channel = await redis_channel_layer.new_channel()
+    await redis_channel_layer.group_add(events.group_name(submission.pk), channel)
+    writers, changes = 4, 25
+
+    def write(writer: int) -> None:
+        # No event loop in this thread: as in a worker, events go out through the publishing loop.
+        try:
+            for n in range(changes):
+                services.set_status(submission.pk, Status.LOADED, f"worker {writer} change {n}")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=writers) as pool:
+        await asyncio.gather(*(asyncio.wrap_future(pool.submit(write, n)) for n in range(writers)))
+
+    received = [await asyncio.wait_for(redis_channel_layer.receive(channel), 5) for _ in range(writers * changes)]
+    assert [event["version"] for event in received] == list(range(2, writers * changes + 2))
+    assert len({event["message"] for event in received}) == writers * changes
+    assert await sync_to_async(stored_version)(submission) == writers * changes + 1

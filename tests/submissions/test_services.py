@@ -1,10 +1,11 @@
 """The service layer: the only code that changes submissions and publishes their events."""
 
+import asyncio
 from datetime import datetime
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import transaction
+from django.db import connection, transaction
 
 from submissions import events, services
 from submissions.exceptions import BadUserInput, Forbidden, InvalidTransition, NotFound
@@ -727,3 +728,72 @@ def test_attributes_as_deep_as_the_limit_are_stored(submission):
     attributes = nested(services.MAX_ATTRIBUTES_DEPTH)
     services.records_add(submission=submission, records=[{"kind": ANIMAL, "name": "c", "attributes": attributes}])
     assert Record.objects.get().attributes == attributes
+
+
+# Concurrent writers: several threads changing one submission at once
+
+WRITERS = 6
+CHANGES_PER_WRITER = 15
+
+
+def _writer(submission_id: int, writer: int, *, roll_back_every: int = 0) -> list[dict]:
+    """One writer's changes, each in its own transaction (some rolled back); the events of those committed."""
+
+    class RolledBack(Exception):
+        pass
+
+    committed = []
+    try:
+        for n in range(CHANGES_PER_WRITER):
+            message = f"writer {writer} change {n}"
+            if roll_back_every and n % roll_back_every == 0:
+                with pytest.raises(RolledBack), transaction.atomic():
+                    services.progress_report(submission=submission_id, phase=message, done=n, total=CHANGES_PER_WRITER)
+                    raise RolledBack
+            else:
+                committed.append(services.set_status(submission_id, Status.LOADED, message))
+    finally:
+        connection.close()  # this thread's own
+    return committed
+
+
+async def _write_concurrently(submission, **options) -> list[dict]:
+    # Threads of the loop's executor (not the one thread-sensitive thread), as the service threads of a server.
+    batches = await asyncio.gather(
+        *(sync_to_async(_writer, thread_sensitive=False)(submission.pk, n, **options) for n in range(WRITERS))
+    )
+    return [event for batch in batches for event in batch]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_concurrent_writers_get_strictly_increasing_versions_and_no_change_is_lost(submission):
+    listener = await GroupProbe.join(submission.pk)
+
+    returned = await _write_concurrently(submission)
+
+    total = WRITERS * CHANGES_PER_WRITER
+    assert sorted(event["version"] for event in returned) == list(range(2, total + 2))
+    published = [await listener.next() for _ in range(total)]
+    # Published after commit, once each, in version order, with what each change stored.
+    assert [event["version"] for event in published] == list(range(2, total + 2))
+    assert {event["message"] for event in published} == {event["message"] for event in returned}
+    assert len({event["message"] for event in published}) == total
+    await listener.assert_nothing_published()
+    stored = await sync_to_async(fresh)(submission)
+    assert stored.version == total + 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_concurrent_writers_publish_nothing_for_their_rolled_back_changes(submission):
+    listener = await GroupProbe.join(submission.pk)
+
+    returned = await _write_concurrently(submission, roll_back_every=3)
+
+    committed = len(returned)
+    assert committed == WRITERS * (CHANGES_PER_WRITER - len(range(0, CHANGES_PER_WRITER, 3)))
+    published = [await listener.next() for _ in range(committed)]
+    # Versions stay contiguous: a rolled-back change used no version, and none was published (no progress event).
+    assert [event["version"] for event in published] == list(range(2, committed + 2))
+    assert all(event["progress"] is None and event["status"] == "LOADED" for event in published)
+    await listener.assert_nothing_published()
+    assert (await sync_to_async(fresh)(submission)).version == committed + 1
