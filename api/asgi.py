@@ -7,7 +7,6 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
 django_application = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import re_path  # noqa: E402
@@ -23,6 +22,7 @@ application = ProtocolTypeRouter(
     {
         # GraphiQL's scripts are served from here, so it works with no internet.
         "http": ASGIStaticFilesHandler(django_application),
-        "websocket": AllowedHostsMiddleware(AuthMiddlewareStack(URLRouter(websocket_routes))),
+        # The connection reads the session cookie itself, once, when it authenticates.
+        "websocket": AllowedHostsMiddleware(URLRouter(websocket_routes)),
     }
 )

@@ -5,7 +5,10 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from importlib import import_module
 
+from django.conf import settings
+from django.contrib import auth
 from django.contrib.auth.models import AbstractBaseUser
 
 from api.models import ApiToken
@@ -88,6 +91,26 @@ def viewer_for_user(user) -> Viewer | None:
     if user is None or not user.is_authenticated or not user.is_active:
         return None
     return Viewer(user=user, is_service=user.is_staff)
+
+
+class _SessionRequest:
+    """What django.contrib.auth.get_user reads: the session."""
+
+    def __init__(self, session):
+        self.session = session
+
+
+def session_user(session_key: str | None):
+    """The user a session (by its key) is signed in as, checked as Django checks every request; None if none.
+
+    The session must still name the user, the password must not have changed
+    since, and the user must still be allowed to log in (active).
+    """
+    if not session_key:
+        return None
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
+    user = auth.get_user(_SessionRequest(store))
+    return user if user.is_authenticated else None
 
 
 def resolve_viewer(*, authorization: str | None, session_user) -> Viewer | None:

@@ -14,14 +14,12 @@ import logging
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass
-from importlib import import_module
 from typing import Protocol
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.contrib import auth
 
-from api.auth import Viewer
+from api.auth import Viewer, session_user
 from api.models import ApiToken
 
 logger = logging.getLogger(__name__)
@@ -57,20 +55,10 @@ def _still_valid_tokens(credentials: list[Credential]) -> set[Credential]:
     }
 
 
-class _SessionRequest:
-    """What django.contrib.auth.get_user reads: the session."""
-
-    def __init__(self, session):
-        self.session = session
-
-
 def _still_valid_session(credential: Credential) -> bool:
-    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=credential.key)
-    # get_user checks the session still names the user, the password has not
-    # changed since, and the user may still log in (is active).
-    user = auth.get_user(_SessionRequest(store))
+    user = session_user(credential.key)
     return (
-        user.is_authenticated
+        user is not None
         and user.pk == credential.viewer.user.pk
         and (user.is_staff or not credential.viewer.is_service)
     )

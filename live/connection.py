@@ -22,13 +22,14 @@ from functools import partial
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.http.cookie import parse_cookie
 from graphql import GraphQLError
 from strawberry.http.websocket_origin import is_same_origin, normalize_allowed_origins, normalize_origin
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 from api import metrics, shutdown
 from api.address_limits import connection_attempts
-from api.auth import InvalidCredentials, bearer_token, hash_token, recent_viewer, resolve_viewer
+from api.auth import InvalidCredentials, bearer_token, hash_token, recent_viewer, resolve_viewer, session_user
 from api.errors import operation_limit_error, to_wire
 from api.open_sockets import REVOKED_CLOSE_CODE, REVOKED_REASON, Credential, open_sockets
 from api.proxies import scope_client_address
@@ -292,6 +293,10 @@ class Connection:
         self.acknowledged = True
         await self.send_message({"type": "connection_ack"})
 
+    def _session_key(self) -> str | None:
+        cookies = dict(self.scope["headers"]).get(b"cookie")
+        return parse_cookie(cookies.decode("latin1")).get(settings.SESSION_COOKIE_NAME) if cookies else None
+
     def _authorization(self, payload: dict):
         """The connection_init payload's `authorization`, else the upgrade request's Authorization header."""
         authorization = _authorization_of(payload)
@@ -305,8 +310,8 @@ class Connection:
         viewer = recent_viewer(authorization=authorization)
         if viewer is None:
             try:  # database_sync_to_async: it closes stale connections where the read runs
-                viewer = await database_sync_to_async(resolve_viewer)(
-                    authorization=authorization, session_user=self.scope.get("user")
+                viewer = await database_sync_to_async(_viewer_of)(
+                    authorization=authorization, session_key=None if authorization else self._session_key()
                 )
             except InvalidCredentials as error:
                 raise _Rejected(str(error)) from None
@@ -319,7 +324,7 @@ class Connection:
         token = bearer_token(authorization) if isinstance(authorization, str) else None
         if token is not None:
             return Credential(kind="token", key=hash_token(token), viewer=viewer)
-        session_key = getattr(self.scope.get("session"), "session_key", None)
+        session_key = self._session_key()
         return Credential(kind="session", key=session_key, viewer=viewer) if session_key else None
 
     async def _on_start(self, operation_id: str, payload: dict) -> None:
@@ -489,6 +494,10 @@ class Connection:
             self.counted = False
             metrics.websockets_open.dec()
         shutdown.forget(self)
+
+
+def _viewer_of(*, authorization: str | None, session_key: str | None):
+    return resolve_viewer(authorization=authorization, session_user=session_user(session_key))
 
 
 def _authorization_of(params) -> str | None:

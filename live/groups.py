@@ -167,16 +167,19 @@ class Group:
         self._history[version] = payload
         if len(self._history) > HISTORY_SIZE:
             self._history.popitem(last=False)
-        changed_at = datetime.fromisoformat(event["at"]).timestamp()
+        sent = 0
         for member in list(self._members.values()):
             if member.busy or version <= member.last_version:
                 continue
             if version == member.last_version + 1 and member.subscriber.can_send_now():
                 if await member.subscriber.send_result(payload):
                     member.last_version = version
-                    _delivered(changed_at)
+                    sent += 1
             else:
                 self._start_catching_up(member)
+        if sent:  # counted once per change, not per member: metrics cost time too
+            metrics.events_delivered.inc(sent)
+            metrics.delivery_latency.observe(max(0.0, time.time() - datetime.fromisoformat(event["at"]).timestamp()))
 
     def resync(self) -> None:
         """Events may have been lost: every member re-reads the submission."""
@@ -212,7 +215,7 @@ class Group:
                     if not await subscriber.send_result(payload):
                         return
                     member.last_version = following
-                    _delivered(None)
+                    metrics.events_delivered.inc()
                 elif member.must_reread or (self._latest is not None and self._latest > member.last_version):
                     member.must_reread = False
                     snapshot = await self._read(member)
@@ -231,12 +234,6 @@ class Group:
     async def _end(self, member: Member) -> None:
         self.remove(member.subscriber)
         await member.subscriber.complete()
-
-
-def _delivered(changed_at: float | None) -> None:
-    metrics.events_delivered.inc()
-    if changed_at is not None:
-        metrics.delivery_latency.observe(max(0.0, time.time() - changed_at))
 
 
 class Groups:

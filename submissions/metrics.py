@@ -10,7 +10,7 @@ events_delivered = Counter(
 )
 delivery_latency = Histogram(
     "submission_event_delivery_latency_seconds",
-    "From an event's publication to its delivery to a subscription of this process.",
+    "From a change to its delivery to the subscriptions of one document in this process (once per change).",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 subscriptions_active = Gauge("submission_subscriptions_active", "submissionStatus subscriptions open in this process.")
