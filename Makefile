@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# daphne, or uvicorn (api/servers.py says when to choose it).
+# daphne, uvicorn or granian (api/servers.py says what each was measured to do).
 SERVER ?= daphne
 
 .PHONY: run test install schema stop format assets

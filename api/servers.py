@@ -1,11 +1,30 @@
-"""The ASGI servers the project runs under: daphne (the default) and uvicorn.
+"""The ASGI servers the project runs under: daphne (the default), uvicorn and granian.
 
-Both serve the same application. Measured with `python -m bench` (README,
-"Performance"), uvicorn with its websockets-sansio protocol writes frames
-and accepts connections with less work per socket than daphne's Twisted
-and autobahn, so one process delivers more events and holds more
-connections. Daphne stays the default: on SIGTERM it closes WebSockets with
-1001 and drains them (api.shutdown), where uvicorn closes them with 1012.
+All serve the same application. Measured with `python -m bench` on the
+2-core machine, one process, the embedded layer, medians of repeated runs
+(`bench fanout --server all --variants ours,raw` and `bench idle
+--connections 2000 --server all --variants ours,raw`):
+
+| server | (a) deliveries/s | (a) p99 | (a) 1,000 set up | 2,000 idle set up | KiB/conn |
+| --- | --- | --- | --- | --- | --- |
+| daphne | ~10,500 | ~600 ms | ~2.9 s | ~5.7 s | ~30 |
+| uvicorn | ~17,700-20,900 | ~360-400 ms | ~1.8-2.1 s | ~4.6 s | ~28 |
+| granian | ~9,100 | ~4,600 ms | ~1.7 s | ~3.2 s | ~158 |
+
+- uvicorn (with its websockets-sansio protocol) on uvloop and httptools
+  measured no faster than on asyncio and h11: deliveries/s and p99 within
+  the noise, set-up 5-20 % slower in every batch, 0.6 KiB less per
+  connection. The figures above hold for both.
+- granian (a Rust server, with uvloop) sets up connections fastest, but in
+  (a) its deliveries lag seconds behind (p99 ~4.6 s, against ~0.5 s for
+  its own raw broadcast), each connection costs ~158 KiB, and it loses a
+  close that the application sends while another task awaits receive():
+  no close frame reaches the client (a stalled client's 4013, the
+  connection_init timeout's 4408; tests/e2e/test_hostile_sockets.py). On
+  SIGTERM it drops open WebSockets (1006). Its work happens in a worker
+  process: read memory and CPU from the process and its children.
+- Daphne stays the default: on SIGTERM it closes WebSockets with 1000 and
+  drains them (api.shutdown), where uvicorn closes them with 1012.
 
     python -m api.servers uvicorn --host 127.0.0.1 --port 8000
 """
@@ -13,25 +32,36 @@ connections. Daphne stays the default: on SIGTERM it closes WebSockets with
 import argparse
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-SERVERS = ("daphne", "uvicorn")
+SERVERS = ("daphne", "uvicorn", "granian")
+# The product's application; the benchmark serves its own (bench.asgi), which adds its baselines.
 APPLICATION = "api.asgi:application"
-# What each server logs once it listens, with the port it took.
+# What each server logs once it listens, with the port it took. Granian's
+# supervisor says where it listens before its worker has loaded the
+# application: wait for the worker too.
 LISTENING = {
     "daphne": re.compile(r"Listening on TCP address [\d.]+:(\d+)"),
     "uvicorn": re.compile(r"Uvicorn running on http://[\d.]+:(\d+)"),
+    "granian": re.compile(r"Listening at: http://[\d.]+:(\d+)(?s:.*)Started worker-1\b"),
 }
+# Connections the kernel queues before the server accepts them (it caps this
+# at net.core.somaxconn): a burst of clients connecting at once is not refused.
+LISTEN_BACKLOG = 4096
+# How long granian's supervisor waits for its worker to stop before killing it.
+GRANIAN_WORKER_KILL_TIMEOUT_SECONDS = 5
 
 
-def command(server: str, *, host: str = "127.0.0.1", port: int = 0) -> list[str]:
-    """The command that serves the project with `server` on host:port (port 0: a free one)."""
+def command(server: str, *, host: str = "127.0.0.1", port: int = 0, application: str = APPLICATION) -> list[str]:
+    """The command that serves `application` (module:attribute) with `server` on host:port (port 0: a free one)."""
     if server == "daphne":
-        return [sys.executable, "-m", "api.daphne_server", "-b", host, "-p", str(port), APPLICATION]
+        # api.daphne_server listens with LISTEN_BACKLOG itself.
+        return [sys.executable, "-m", "api.daphne_server", "-b", host, "-p", str(port), application]
     if server == "uvicorn":
         return [
             sys.executable,
@@ -41,21 +71,75 @@ def command(server: str, *, host: str = "127.0.0.1", port: int = 0) -> list[str]
             host,
             "--port",
             str(port),
+            "--backlog",
+            str(LISTEN_BACKLOG),
+            # Named, not "auto", which would take uvloop (installed for granian) and httptools.
+            "--loop",
+            "asyncio",
+            "--http",
+            "h11",
             "--ws",
             "websockets-sansio",
-            APPLICATION,
+            application,
+        ]
+    if server == "granian":
+        return [
+            sys.executable,
+            "-m",
+            "granian",
+            # ASGI without the lifespan protocol, which the application does not speak.
+            "--interface",
+            "asginl",
+            "--loop",
+            "uvloop",
+            "--ws",
+            "--workers",
+            "1",
+            "--host",
+            host,
+            # Granian's workers each bind the port themselves, so port 0 would
+            # leave every one on a different port, none of them logged.
+            "--port",
+            str(port or _free_port(host)),
+            "--backlog",
+            str(LISTEN_BACKLOG),
+            # Requests (WebSockets included) served at once; the default, the
+            # backlog, would leave connections past it waiting unserved.
+            "--backpressure",
+            "1000000",
+            "--workers-kill-timeout",
+            str(GRANIAN_WORKER_KILL_TIMEOUT_SECONDS),
+            application,
         ]
     raise ValueError(f"unknown server {server!r}: choose one of {', '.join(SERVERS)}")
 
 
-def start(server: str, *, env: dict, log_path: Path, port: int = 0, timeout_s: float = 30.0):
-    """Start `server` on 127.0.0.1 (port 0: a free one), logging to `log_path`.
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def start(
+    server: str,
+    *,
+    env: dict,
+    log_path: Path,
+    port: int = 0,
+    timeout_s: float = 30.0,
+    application: str = APPLICATION,
+):
+    """Start `server` serving `application` on 127.0.0.1 (port 0: a free one), logging to `log_path`.
 
     Returns (process, port) once it listens; for the benchmark and the tests.
     """
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            command(server, port=port), cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
+            command(server, port=port, application=application),
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + timeout_s
     while not (match := LISTENING[server].search(log_path.read_text(errors="replace"))):
@@ -72,8 +156,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("server", choices=SERVERS)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--application", default=APPLICATION, help=f"module:attribute (default {APPLICATION})")
     args = parser.parse_args(argv)
-    serve = command(args.server, host=args.host, port=args.port)
+    serve = command(args.server, host=args.host, port=args.port, application=args.application)
     os.execv(serve[0], serve)
 
 

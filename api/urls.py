@@ -1,5 +1,3 @@
-import os
-
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -25,9 +23,3 @@ urlpatterns = [
     path("readyz", readyz),
     path("metrics", metrics),
 ]
-
-if os.environ.get("BENCH_ENDPOINTS") == "1":
-    # The benchmark's baselines (python -m bench); never set in production.
-    from api.bench_consumers import bench_urls
-
-    urlpatterns += bench_urls()

@@ -6,8 +6,9 @@
 
 Without --url, every variant gets a fresh server process (one process,
 `-p 0`) on a fresh SQLite database per layer; with --url (and --token),
-the server given (started with BENCH_ENDPOINTS=1 for the baselines) is
-measured as it is.
+the server given is measured as it is (for the baselines, serving
+bench.asgi:application: `python -m api.servers daphne --application
+bench.asgi:application`).
 """
 
 import argparse
@@ -40,7 +41,7 @@ def parser() -> argparse.ArgumentParser:
         help="embedded, redis (core and pubsub) or all; default embedded, and all for `all`",
     )
     common.add_argument(
-        "--server", choices=[*SERVERS, "both"], default="daphne", help="the ASGI server (default daphne)"
+        "--server", choices=[*SERVERS, "all"], default="daphne", help="the ASGI server, or all (default daphne)"
     )
     common.add_argument(
         "--variants",
@@ -137,7 +138,7 @@ def main() -> None:
         results = run_external(server, args.token, scenarios, variants, options)
     else:
         layers = LAYER_CHOICES[args.layer or ("all" if args.command == "all" else "embedded")]
-        server_names = list(SERVERS) if args.server == "both" else [args.server]
+        server_names = list(SERVERS) if args.server == "all" else [args.server]
         results = run_all(scenarios, layers, variants, options, server_names, keep=args.keep)
     signal.alarm(0)
 

@@ -53,7 +53,7 @@ def run_all(
 def run_external(
     server: Server, token: str, scenarios: list[Scenario], variants: list[str], options: Options
 ) -> list[dict]:
-    """Measure a server someone else started (its baselines need BENCH_ENDPOINTS=1)."""
+    """Measure a server someone else started (its baselines need it to serve bench.asgi:application)."""
     results = []
     if peer.VARIANT in variants:
         with tempfile.TemporaryDirectory(prefix="bench-") as folder:

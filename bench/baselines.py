@@ -1,4 +1,4 @@
-"""Baseline WebSocket endpoints for the benchmark (bench/); routed only when BENCH_ENDPOINTS=1.
+"""The benchmark's baselines: WebSocket endpoints served beside the product by bench.asgi, never by api.
 
 - naive (/bench/naive/): Strawberry over Channels as the tutorials wire it.
   Every subscription joins its submission's channel-layer group through its
@@ -13,6 +13,7 @@
   the transport itself.
 
 None is part of the product: channels and raw ask for no credentials at all.
+Import it only once Django is set up (bench.asgi does).
 """
 
 import json
@@ -23,10 +24,6 @@ from urllib.parse import parse_qs
 import strawberry
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.http import JsonResponse
-from django.urls import path, re_path
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 from strawberry.channels import GraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types import Info
@@ -139,32 +136,45 @@ class RawBroadcastConsumer(AsyncWebsocketConsumer):
             _raw_sockets[submission_id].discard(self)
 
 
-@csrf_exempt
-@require_POST
-async def raw_broadcast(request):
-    """POST {"submission_id", "message"}: one JSON message, encoded once, written to each of its sockets."""
+async def raw_broadcast(scope, receive, send) -> None:
+    """POST {"submission_id", "message"}: one JSON message, encoded once, written to each of its sockets.
+
+    A bare ASGI handler: Django's URL configuration is the product's, and has no bench route.
+    """
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    if scope["method"] != "POST":
+        await _respond(send, 405, {"error": "POST only"})
+        return
     try:
-        body = json.loads(request.body)
-        submission_id, message = str(int(body["submission_id"])), str(body["message"])
+        document = json.loads(body)
+        submission_id, text = str(int(document["submission_id"])), str(document["message"])
     except (ValueError, KeyError, TypeError):
-        return JsonResponse({"error": "send {'submission_id': <id>, 'message': <text>}"}, status=400)
+        await _respond(send, 400, {"error": "send {'submission_id': <id>, 'message': <text>}"})
+        return
     _raw_versions[submission_id] += 1
     version = _raw_versions[submission_id]
-    text = json.dumps({"submission_id": submission_id, "version": version, "message": message})
+    frame = json.dumps({"submission_id": submission_id, "version": version, "message": text})
     for socket in list(_raw_sockets[submission_id]):
-        await socket.send(text_data=text)
-    return JsonResponse({"version": version})
+        await socket.send(text_data=frame)
+    await _respond(send, 200, {"version": version})
 
 
-def bench_routes() -> list:
-    """The WebSocket routes of the three baselines."""
-    return [
-        re_path(r"^bench/naive/?$", NaiveGraphQLWSConsumer.as_asgi(schema=naive_schema)),
-        re_path(r"^bench/channels/?$", ChannelsConsumer.as_asgi()),
-        re_path(r"^bench/raw/?$", RawBroadcastConsumer.as_asgi()),
-    ]
+async def _respond(send, status: int, document: dict) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": json.dumps(document).encode()})
 
 
-def bench_urls() -> list:
-    """The HTTP route that drives the raw baseline."""
-    return [path("bench/raw/broadcast/", raw_broadcast)]
+# The baselines, by (ASGI scope type, path without its trailing slash).
+ROUTES = {
+    ("websocket", "/bench/naive"): NaiveGraphQLWSConsumer.as_asgi(schema=naive_schema),
+    ("websocket", "/bench/channels"): ChannelsConsumer.as_asgi(),
+    ("websocket", "/bench/raw"): RawBroadcastConsumer.as_asgi(),
+    ("http", "/bench/raw/broadcast"): raw_broadcast,
+}
