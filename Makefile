@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # daphne, uvicorn or granian (api/servers.py says what each was measured to do).
-SERVER ?= daphne
+SERVER ?= uvicorn
 
 .PHONY: run test install schema stop format assets
 

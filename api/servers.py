@@ -63,25 +63,8 @@ def command(server: str, *, host: str = "127.0.0.1", port: int = 0, application:
         # api.daphne_server listens with LISTEN_BACKLOG itself.
         return [sys.executable, "-m", "api.daphne_server", "-b", host, "-p", str(port), application]
     if server == "uvicorn":
-        return [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--backlog",
-            str(LISTEN_BACKLOG),
-            # Named, not "auto", which would take uvloop (installed for granian) and httptools.
-            "--loop",
-            "asyncio",
-            "--http",
-            "h11",
-            "--ws",
-            "websockets-sansio",
-            application,
-        ]
+        # api.uvicorn_server: uvloop and httptools, LISTEN_BACKLOG, and a graceful stop.
+        return [sys.executable, "-m", "api.uvicorn_server", "--host", host, "--port", str(port), application]
     if server == "granian":
         return [
             sys.executable,

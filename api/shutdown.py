@@ -1,12 +1,13 @@
-"""Graceful shutdown under daphne.
+"""Graceful shutdown (api.uvicorn_server calls `drain`; under daphne it is installed here).
 
 Daphne stops on SIGTERM by dropping every connection, which clients see as a
-network failure (1006), and graphql-ws clients wait seconds before they try
-again. Instead, on the first SIGTERM this process refuses new WebSockets and
+network failure (1006), and uvicorn closes them with 1012: either way
+graphql-ws clients wait seconds before they try again. Instead, on the first
+SIGTERM this process refuses new WebSockets and
 answers /readyz with 503, closes the open ones with 1000, on which graphql-ws
 clients with subscriptions reconnect at once (to another process, through
-the load balancer), waits for them to go (bounded), and then lets daphne
-stop. A second SIGTERM stops at once.
+the load balancer), waits for them to go (bounded), and then lets the
+server stop. A second SIGTERM stops at once.
 """
 
 import asyncio
@@ -67,6 +68,12 @@ def _running_reactor():
 
 
 async def _drain_then_stop(reactor) -> None:
+    await drain()
+    reactor.stop()
+
+
+async def drain() -> None:
+    """Refuse new WebSockets (and answer /readyz 503), close the open ones with 1000, wait for them (bounded)."""
     global shutting_down, _all_closed
     shutting_down = True
     _all_closed = asyncio.Event()
@@ -81,4 +88,3 @@ async def _drain_then_stop(reactor) -> None:
             logger.warning(
                 "%d WebSockets still open after %ss; stopping anyway", len(_open_sockets), DRAIN_TIMEOUT_SECONDS
             )
-    reactor.stop()

@@ -3,6 +3,7 @@
     python -m bench fanout --connections 1000 --subscriptions-per-connection 1 --submissions 1 --events 50
     python -m bench idle --connections 10000
     python -m bench all --json results.json
+    python -m bench writes
 
 Without --url, every variant gets a fresh server process (one process,
 `-p 0`) on a fresh SQLite database per layer; with --url (and --token),
@@ -17,7 +18,7 @@ import sys
 from urllib.parse import urlsplit
 
 from api.servers import SERVERS
-from bench import report
+from bench import report, writes
 from bench.measure import Options
 from bench.run import VARIANTS, run_all, run_external
 from bench.scenarios import DEFAULT_IDLE_CONNECTIONS, Scenario, idle_scenario, spec_scenarios
@@ -81,6 +82,7 @@ def parser() -> argparse.ArgumentParser:
     everything.add_argument(
         "--connections", type=int, default=DEFAULT_IDLE_CONNECTIONS, help="of the idle scenario (c); target 10000"
     )
+    writes.add_arguments(commands.add_parser("writes", help="service mutations/s (bench/writes.py)"))
     return main
 
 
@@ -112,6 +114,8 @@ def _stop_at_time_limit(seconds: float) -> None:
 
 def main() -> None:
     args = parser().parse_args()
+    if args.command == "writes":
+        return writes.run(args)
     variants = [variant.strip() for variant in args.variants.split(",") if variant.strip()]
     if unknown := set(variants) - set(VARIANTS):
         sys.exit(f"unknown variants: {', '.join(sorted(unknown))}")

@@ -196,7 +196,7 @@ class Clients:
             return None
         kind = message.get("type")
         if kind == "ping":
-            # Our server asks for a pong after each window of messages (api/flow_control.py).
+            # Our server asks for a pong after each window of messages (live/flow.py).
             await socket.send(PONG)
             return None
         if kind != "next":

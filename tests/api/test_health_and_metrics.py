@@ -4,6 +4,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import AsyncClient, Client
 
+from api import shutdown
 from submissions import services
 from submissions.models import Status
 from tests.api.websocket_client import GraphQLSocket, bearer
@@ -28,6 +29,14 @@ async def test_readyz_checks_the_database_and_a_channel_layer_round_trip():
     response = await AsyncClient().get("/readyz")
     assert response.status_code == 200
     assert response.json() == {"ready": True}
+
+
+async def test_readyz_is_503_while_the_process_drains_so_the_balancer_sends_no_one_new(monkeypatch):
+    monkeypatch.setattr(shutdown, "shutting_down", True)  # as the first SIGTERM leaves it
+    response = await AsyncClient().get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["failed"] == {"process": "shutting down"}
+    assert (await AsyncClient().get("/healthz")).status_code == 200, "alive all the same"
 
 
 async def test_readyz_is_503_when_the_channel_layer_fails(settings):

@@ -38,7 +38,7 @@ def test_the_compose_file_runs_migrations_once_and_puts_two_web_processes_behind
     assert len(web) >= 2
     for name in web:
         assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
-        assert "entrypoint" not in services[name], "web processes run daphne, not migrations"
+        assert "entrypoint" not in services[name], "web processes run the server, not migrations"
     assert services["migrate"]["entrypoint"][-2:] == ["migrate", "--noinput"]
     assert set(services["lb"]["depends_on"]) == set(web)
     assert all("healthcheck" in service for name, service in services.items() if name != "migrate")

@@ -17,10 +17,13 @@ for name, app in get_commands().items():
     if not app.startswith("django"):
         load_command_class(app, name)
 project = Path.cwd().resolve()
+installed = Path(sys.prefix).resolve()  # a virtualenv may live inside the project (make's .venv)
 print(json.dumps(sorted({
     Path(module.__file__).resolve().relative_to(project).parts[0]
     for module in list(sys.modules.values())
-    if getattr(module, "__file__", None) and Path(module.__file__).resolve().is_relative_to(project)
+    if getattr(module, "__file__", None)
+    and Path(module.__file__).resolve().is_relative_to(project)
+    and not Path(module.__file__).resolve().is_relative_to(installed)
 })))
 """
 
