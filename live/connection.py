@@ -18,7 +18,6 @@ import asyncio
 import json
 import logging
 from contextlib import aclosing
-from functools import partial
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -76,11 +75,13 @@ async def _no_events():
 class Operation:
     """One operation of a connection; a subscription is a member of its group (live.groups.Subscriber)."""
 
-    __slots__ = ("connection", "group", "id", "task")
+    __slots__ = ("_result_prefix", "connection", "group", "id", "task")
 
     def __init__(self, connection: "Connection", operation_id: str):
         self.connection = connection
         self.id = operation_id
+        # Every result of the operation starts alike: written once, not per result.
+        self._result_prefix = connection.protocol.result_prefix(operation_id)
         self.task: asyncio.Task | None = None
         self.group = None
 
@@ -101,7 +102,7 @@ class Operation:
     async def send_result(self, payload: str) -> bool:
         if not self.is_open:
             return False
-        return await self.connection.send_text(self.connection.protocol.result_message(self.id, payload), result=True)
+        return await self.connection.send_text(f"{self._result_prefix}{payload}}}", result=True)
 
     async def complete(self) -> None:
         if self.is_open:
@@ -272,8 +273,10 @@ class Connection:
             return
         self.init_received = True
         self._cancel_init_timer()
+        authorization = self._authorization(payload)
+        session_key = None if authorization else self._session_key()
         try:
-            viewer = await self._authenticate(payload)
+            viewer = await self._authenticate(authorization, session_key)
         except _Rejected as rejection:
             metrics.websockets_rejected.labels("unauthenticated").inc()
             error = {"message": str(rejection), "extensions": {"code": "UNAUTHENTICATED"}}
@@ -281,7 +284,7 @@ class Connection:
                 await self.send_message({"type": "connection_error", "payload": error})
             await self.close(FORBIDDEN, str(rejection))
             return
-        credential = self._credential_of(payload, viewer)
+        credential = _credential_of(authorization, session_key, viewer)
         if credential is not None:
             if not open_sockets().add(credential, self):
                 metrics.websockets_rejected.labels("connections_per_credential").inc()
@@ -304,28 +307,17 @@ class Connection:
             authorization = dict(self.scope["headers"]).get(b"authorization", b"").decode("latin1") or None
         return authorization
 
-    async def _authenticate(self, payload: dict):
-        authorization = self._authorization(payload)
+    async def _authenticate(self, authorization, session_key: str | None):
         # A thousand connections opened with one token need no thread each.
         viewer = recent_viewer(authorization=authorization)
         if viewer is None:
             try:  # database_sync_to_async: it closes stale connections where the read runs
-                viewer = await database_sync_to_async(_viewer_of)(
-                    authorization=authorization, session_key=None if authorization else self._session_key()
-                )
+                viewer = await database_sync_to_async(_viewer_of)(authorization=authorization, session_key=session_key)
             except InvalidCredentials as error:
                 raise _Rejected(str(error)) from None
         if viewer is None:
             raise _Rejected("Send 'authorization': 'Bearer <token>' in the connection_init payload, or sign in.")
         return viewer
-
-    def _credential_of(self, payload: dict, viewer) -> Credential | None:
-        authorization = self._authorization(payload)
-        token = bearer_token(authorization) if isinstance(authorization, str) else None
-        if token is not None:
-            return Credential(kind="token", key=hash_token(token), viewer=viewer)
-        session_key = self._session_key()
-        return Credential(kind="session", key=session_key, viewer=viewer) if session_key else None
 
     async def _on_start(self, operation_id: str, payload: dict) -> None:
         if not self.acknowledged:
@@ -389,7 +381,7 @@ class Connection:
 
     async def _follow(self, operation, query, variables, operation_name, submission_id: str) -> None:
         document = Document(query, operation_name, json.dumps(variables, sort_keys=True, default=str))
-        group = groups(partial(_execute, self.schema)).group_for(
+        group = groups(self.schema, execute=_execute).group_for(
             submission_id=submission_id, document=document, variables=variables
         )
         operation.group = group
@@ -494,6 +486,14 @@ class Connection:
             self.counted = False
             metrics.websockets_open.dec()
         shutdown.forget(self)
+
+
+def _credential_of(authorization, session_key: str | None, viewer) -> Credential | None:
+    """What the socket was authenticated with, for api.open_sockets: a token, a session, or nothing to count."""
+    token = bearer_token(authorization) if isinstance(authorization, str) else None
+    if token is not None:
+        return Credential(kind="token", key=hash_token(token), viewer=viewer)
+    return Credential(kind="session", key=session_key, viewer=viewer) if session_key else None
 
 
 def _viewer_of(*, authorization: str | None, session_key: str | None):

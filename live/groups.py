@@ -23,6 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Protocol
 
 from live import snapshots
@@ -239,7 +240,7 @@ class Group:
 class Groups:
     """The groups of one event loop, by submission, document and variables."""
 
-    def __init__(self, execute):
+    def __init__(self, execute: Callable):
         self._execute = execute
         self._groups: dict[tuple[str, Document], Group] = {}
 
@@ -259,9 +260,12 @@ class Groups:
 _groups: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Groups]" = weakref.WeakKeyDictionary()
 
 
-def groups(execute) -> Groups:
-    """The groups of the running event loop (one per process in a server)."""
+def groups(schema, *, execute) -> Groups:
+    """The groups of the running event loop (one per process in a server).
+
+    `execute(schema, root, document, variables)` gives a group's encoded result for a root value.
+    """
     loop = asyncio.get_running_loop()
     if loop not in _groups:
-        _groups[loop] = Groups(execute)
+        _groups[loop] = Groups(partial(execute, schema))
     return _groups[loop]

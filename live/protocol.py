@@ -18,9 +18,9 @@ class Protocol:
     acknowledged: bool  # the client answers pings: flow control is possible
     stop_is_acknowledged: bool  # the server answers a stop with `complete`
 
-    def result_message(self, operation_id: str, payload: str) -> str:
-        """A result message around an encoded payload (`{"data": …}`), encoded once for many operations."""
-        return f'{{"id":{json.dumps(operation_id)},"type":"{self.result}","payload":{payload}}}'
+    def result_prefix(self, operation_id: str) -> str:
+        """A result message of the operation up to its payload: the message is this, the payload, and `}`."""
+        return f'{{"id":{json.dumps(operation_id)},"type":"{self.result}","payload":'
 
     def error_message(self, operation_id: str, errors: list[dict]) -> dict:
         """An operation refused before it ran."""
