@@ -65,3 +65,5 @@ assets:
 	    graphql-ws/umd/graphql-ws.min.js graphql-ws/LICENSE.md; do \
 	  mkdir -p ../../$(VENDOR)/$$(dirname $$file) && cp $$file ../../$(VENDOR)/$$file; \
 	done
+	# axe-core for the browser tests' accessibility checks, pinned by tests/e2e/axe/package-lock.json.
+	cd tests/e2e/axe && npm ci --no-audit --no-fund && cp node_modules/axe-core/axe.min.js node_modules/axe-core/LICENSE .
