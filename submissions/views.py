@@ -1,5 +1,7 @@
 """The pages a person uses: their submissions, and a live details page for each."""
 
+import json
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
@@ -7,6 +9,7 @@ from django.shortcuts import render
 from api.auth import viewer_for_user
 from submissions import selectors
 from submissions.exceptions import NotFound
+from submissions.status_guide import MEANINGS, status_guide
 
 # The pages load scripts and styles from this server only, and talk to it
 # over HTTP and WebSocket; nothing inline. Their Content-Security-Policy is
@@ -29,4 +32,15 @@ def submission_detail(request, submission_id: int):
         submission = selectors.submission_get(viewer=viewer_for_user(request.user), submission_id=submission_id)
     except NotFound:
         raise Http404("No such submission.") from None  # another owner's reads the same
-    return _page(request, "submissions/detail.html", {"submission": submission})
+    meaning, next_step = MEANINGS[submission.status]
+    guide = status_guide()
+    context = {
+        "submission": submission,
+        "meaning": meaning,
+        "next_step": next_step,
+        "guide": guide,
+        "guide_json": json.dumps(guide),
+        # Delete is set apart from these, with its own confirmation.
+        "actions": [("canEdit", "Edit"), ("canValidate", "Validate"), ("canSubmit", "Submit")],
+    }
+    return _page(request, "submissions/detail.html", context)

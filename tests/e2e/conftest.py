@@ -11,10 +11,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from api import servers
 from api.embedded_redis import stop_server
 from tests.conftest import RedisServer
+from tests.e2e.browser import CHROMIUM_ARGS, TIMEOUT_MS, chromium_executable
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_SECONDS = 30
@@ -145,3 +147,23 @@ def cluster(request, tmp_path, postgres_url, redis_server):
     yield project
     for server in project.servers:
         server.stop()
+
+
+@pytest.fixture
+def chromium():
+    """Headless Chromium (Playwright's sync API); a missing browser fails in CI."""
+    executable = chromium_executable()
+    if not executable.exists():
+        require_service("Chromium", FileNotFoundError(executable))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        expect.set_options(timeout=TIMEOUT_MS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def demo(project):
+    """The project with its demo data (user demo/demo)."""
+    project.manage("demo")
+    return project

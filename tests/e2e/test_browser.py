@@ -1,59 +1,15 @@
 """What a person sees, in headless Chromium: the live submission page and GraphiQL."""
 
 import re
-import shutil
 import urllib.request
-from pathlib import Path
 
-import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.e2e.conftest import require_service
+from tests.e2e.browser import TIMEOUT_MS, signed_in_page
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 10_000
 RECORD_RESULTS = """
 mutation ($input: RecordValidationResultsInput!) { recordValidationResults(input: $input) { animals { unknown } } }
 """
-
-
-@pytest.fixture
-def chromium():
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(executable).exists():
-        require_service("Chromium", FileNotFoundError(executable))
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        expect.set_options(timeout=TIMEOUT_MS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def demo(project):
-    project.manage("demo")
-    return project
-
-
-def signed_in_page(browser, server, problems: list):
-    page = browser.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.goto(f"http://127.0.0.1:{server.port}/accounts/login/")
-    page.fill("#id_username", "demo")
-    page.fill("#id_password", "demo")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"http://127.0.0.1:{server.port}/")
-    return page
 
 
 def test_the_details_page_follows_status_message_counts_and_actions_live(demo, chromium):
@@ -74,8 +30,8 @@ def test_the_details_page_follows_status_message_counts_and_actions_live(demo, c
     demo.manage("set_submission_status", "3", "LOADED", "--message", "Revalidating <now>", "--force")
     expect(page.locator("#status")).to_have_text("Loaded")
     assert "status-loaded" in page.get_attribute("#status", "class")
-    assert page.inner_text("#message") == "Revalidating <now>", "shown as text, never as markup"
-    assert page.inner_text("#announcer") == "Status changed to Loaded"
+    assert page.inner_text("#message-text") == "Revalidating <now>", "shown as text, never as markup"
+    assert page.inner_text("#announcer") == "Status changed to Loaded: Revalidating <now>"
 
     results = [{"kind": "ANIMAL", "name": name, "outcome": "PASS"} for name in ("sow-011", "sow-012")]
     server.execute(RECORD_RESULTS, {"input": {"submissionId": "3", "results": results}}, token=token)
@@ -98,7 +54,7 @@ def test_the_page_says_when_it_is_reconnecting_and_is_right_again_after(demo, ch
 
     page.wait_for_selector(".connection-live", timeout=30_000)
     expect(page.locator("#status")).to_have_text("Ready")
-    assert page.inner_text("#message") == "Changed while you were away"
+    assert page.inner_text("#message-text") == "Changed while you were away"
 
 
 def test_pages_have_no_inline_script_and_a_strict_content_security_policy(demo, chromium):
