@@ -19,7 +19,7 @@ from typing import Protocol
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from api.auth import Viewer, session_user
+from api.auth import Viewer, bearer_token, hash_token, session_user
 from api.models import ApiToken
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,14 @@ class Credential:
     kind: str  # "token" or "session"
     key: str
     viewer: Viewer
+
+
+def credential_of(authorization, session_key: str | None, viewer) -> Credential | None:
+    """What a socket or stream was authenticated with: a token, a session, or nothing to count."""
+    token = bearer_token(authorization) if isinstance(authorization, str) else None
+    if token is not None:
+        return Credential(kind="token", key=hash_token(token), viewer=viewer)
+    return Credential(kind="session", key=session_key, viewer=viewer) if session_key else None
 
 
 class Revocable(Protocol):

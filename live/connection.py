@@ -17,27 +17,22 @@ flow control, so reading goes on while results are held back.
 import asyncio
 import json
 import logging
-from contextlib import aclosing
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http.cookie import parse_cookie
-from graphql import GraphQLError
 from strawberry.http.websocket_origin import is_same_origin, normalize_allowed_origins, normalize_origin
-from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 from api import metrics, shutdown
 from api.address_limits import connection_attempts
-from api.auth import InvalidCredentials, bearer_token, hash_token, recent_viewer, resolve_viewer, session_user
-from api.errors import operation_limit_error, to_wire
-from api.open_sockets import REVOKED_CLOSE_CODE, REVOKED_REASON, Credential, open_sockets
+from api.auth import InvalidCredentials, recent_viewer, resolve_viewer, session_user
+from api.errors import operation_limit_error
+from api.open_sockets import REVOKED_CLOSE_CODE, REVOKED_REASON, Credential, credential_of, open_sockets
 from api.proxies import scope_client_address
-from live import frames
+from live import frames, operations
 from live.budgets import Budget
 from live.flow import CLIENT_TOO_SLOW, CLIENT_TOO_SLOW_REASON, FlowControl
-from live.groups import Document, groups
-from live.protocol import LEGACY_WS, PROTOCOLS, TRANSPORT_WS, Protocol, encode_payload
-from submissions.exceptions import NotFound
+from live.protocol import LEGACY_WS, PROTOCOLS, TRANSPORT_WS, Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -65,11 +60,6 @@ class GraphQLWebSocket:
 
 class _Rejected(Exception):
     """connection_init carried no credentials that hold; the message says what to send."""
-
-
-async def _no_events():
-    return
-    yield  # an async generator that yields nothing
 
 
 class Operation:
@@ -113,8 +103,7 @@ class Operation:
     async def fail(self, error: Exception) -> None:
         # As Strawberry does when a stream fails: the error (masked and logged), then `complete`.
         logger.error("A WebSocket operation failed", exc_info=error)
-        wire = to_wire(GraphQLError(str(error), original_error=error))
-        await self.send_result(encode_payload(None, [wire.formatted]))
+        await self.send_result(operations.masked_error_payload(error))
         await self.complete()
 
     def end(self) -> None:
@@ -284,7 +273,7 @@ class Connection:
                 await self.send_message({"type": "connection_error", "payload": error})
             await self.close(FORBIDDEN, str(rejection))
             return
-        credential = _credential_of(authorization, session_key, viewer)
+        credential = credential_of(authorization, session_key, viewer)
         if credential is not None:
             if not open_sockets().add(credential, self):
                 metrics.websockets_rejected.labels("connections_per_credential").inc()
@@ -346,52 +335,36 @@ class Connection:
 
     async def _run_operation(self, operation: Operation, payload: dict) -> None:
         query, variables, operation_name = payload["query"], payload.get("variables"), payload.get("operationName")
-        handed_over: dict = {}
-
-        def submission_events(*, viewer, submission_id):
-            # The subscription's resolver asks how its events reach it: this
-            # transport takes the subscription over (its group sends them).
-            handed_over.update(viewer=viewer, submission_id=submission_id)
-            return _no_events()
-
-        context = {"request": self, "ws": self, "viewer": self.viewer, "submission_events": submission_events}
+        context = {"request": self, "ws": self, "viewer": self.viewer}
         try:
-            stream = await self.schema.stream(
-                query, variable_values=variables, context_value=context, operation_name=operation_name
+            submission_id = await operations.execute(
+                self.schema,
+                query=query,
+                variables=variables,
+                operation_name=operation_name,
+                context=context,
+                send_result=operation.send_result,
             )
-            async with aclosing(stream):
-                async for result in stream:
-                    if isinstance(result, PreExecutionError) or not isinstance(result, ExecutionResult):
-                        errors = result.errors if isinstance(result, ExecutionResult) else None
-                        formatted = [error.formatted for error in errors or [GraphQLError("Not supported here.")]]
-                        self.operations.pop(operation.id, None)
-                        await self.send_message(self.protocol.error_message(operation.id, formatted))
-                        return
-                    await operation.send_result(_payload_of(result))
-            if handed_over:
-                await self._follow(operation, query, variables, operation_name, handed_over["submission_id"])
-            else:
+            if submission_id is None:
                 await operation.complete()
+            else:
+                await operations.follow(
+                    self.schema,
+                    operation,
+                    query=query,
+                    variables=variables,
+                    operation_name=operation_name,
+                    submission_id=submission_id,
+                )
+        except operations.Refused as refusal:
+            self.operations.pop(operation.id, None)
+            await self.send_message(self.protocol.error_message(operation.id, refusal.errors))
         except asyncio.CancelledError:
             raise
         except Exception as error:
             await operation.fail(error)
         finally:
             operation.task = None
-
-    async def _follow(self, operation, query, variables, operation_name, submission_id: str) -> None:
-        document = Document(query, operation_name, json.dumps(variables, sort_keys=True, default=str))
-        group = groups(self.schema, execute=_execute).group_for(
-            submission_id=submission_id, document=document, variables=variables
-        )
-        operation.group = group
-        try:
-            await group.add(operation)
-        except NotFound as error:
-            operation.group = None
-            wire = to_wire(GraphQLError(error.message, path=["submissionStatus"], original_error=error))
-            await operation.send_result(encode_payload(None, [wire.formatted]))
-            await operation.complete()
 
     # Sending.
 
@@ -488,14 +461,6 @@ class Connection:
         shutdown.forget(self)
 
 
-def _credential_of(authorization, session_key: str | None, viewer) -> Credential | None:
-    """What the socket was authenticated with, for api.open_sockets: a token, a session, or nothing to count."""
-    token = bearer_token(authorization) if isinstance(authorization, str) else None
-    if token is not None:
-        return Credential(kind="token", key=hash_token(token), viewer=viewer)
-    return Credential(kind="session", key=session_key, viewer=viewer) if session_key else None
-
-
 def _viewer_of(*, authorization: str | None, session_key: str | None):
     return resolve_viewer(authorization=authorization, session_user=session_user(session_key))
 
@@ -508,22 +473,3 @@ def _authorization_of(params) -> str | None:
         if isinstance(key, str) and key.lower() == "authorization":
             return value
     return None
-
-
-async def _execute(schema, root, document: Document, variables: dict | None) -> str:
-    """A group's result for `root`: its document executed once, for every member."""
-    # The subscription field's resolver hands `root` on as it is (Strawberry
-    # maps a subscription's events so); who may see it was checked on joining.
-    result = await schema.execute(
-        document.query,
-        variable_values=variables,
-        context_value={"viewer": None},
-        root_value=root,
-        operation_name=document.operation_name,
-    )
-    return _payload_of(result)
-
-
-def _payload_of(result) -> str:
-    errors = [error.formatted for error in result.errors] if result.errors else None
-    return encode_payload(result.data, errors)
