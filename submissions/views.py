@@ -2,6 +2,7 @@
 
 import json
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
@@ -17,7 +18,8 @@ from submissions.status_guide import MEANINGS, status_guide
 
 
 def _page(request, template: str, context: dict):
-    return render(request, template, context)
+    # The navigation links only to what this server serves.
+    return render(request, template, {"graphiql": settings.GRAPHIQL, **context})
 
 
 @login_required
