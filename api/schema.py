@@ -1,12 +1,15 @@
 """The root schema: the submissions API, with limits against abusive documents."""
 
 import strawberry
+from strawberry.tools import merge_types
 
 from api.errors import ErrorCodes, log_unexpected
 from api.limits import DocumentLimits, Limits
 from submissions.graphql.mutations import Mutation
 from submissions.graphql.queries import Query
+from submissions.graphql.requests import RequestMutation
 from submissions.graphql.subscriptions import Subscription
+from submissions.graphql.work import WorkMutation
 
 LIMITS = Limits.from_settings()
 
@@ -18,7 +21,7 @@ class Schema(strawberry.Schema):
 
 schema = Schema(
     query=Query,
-    mutation=Mutation,
+    mutation=merge_types("Mutation", (Mutation, RequestMutation, WorkMutation)),
     subscription=Subscription,
     extensions=[
         # Parses and validates each document once, within the limits.

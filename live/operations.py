@@ -13,6 +13,7 @@ from graphql import GraphQLError
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 from api.errors import to_wire
+from live.channel_listen import listen_to_channel
 from live.groups import Document, groups
 from live.protocol import encode_payload
 from submissions.exceptions import NotFound
@@ -48,7 +49,8 @@ async def execute(
     stream = await schema.stream(
         query,
         variable_values=variables,
-        context_value={**context, "submission_events": submission_events},
+        # Other subscriptions follow channel-layer groups of their own.
+        context_value={**context, "submission_events": submission_events, "listen_to_channel": listen_to_channel},
         operation_name=operation_name,
         allowed_operation_types=allowed_operation_types,
     )

@@ -60,6 +60,8 @@ class Record(models.Model):
     kind = models.CharField(max_length=8, choices=RecordKind.choices)
     name = models.CharField(max_length=255)
     attributes = models.JSONField(default=dict, blank=True)
+    # The identifier the archive gave the record when the submission was submitted.
+    accession = models.CharField(max_length=64, blank=True)
 
     class Meta:
         constraints = [
@@ -80,3 +82,42 @@ class ValidationMessage(models.Model):
     result = models.ForeignKey(ValidationResult, on_delete=models.CASCADE, related_name="messages")
     message = models.TextField()
     offending_column = models.CharField(max_length=255, blank=True)
+
+
+class WorkRequestKind(models.TextChoices):
+    VALIDATION = "VALIDATION", "Validation"
+    SUBMISSION = "SUBMISSION", "Submission"
+
+
+class WorkRequestState(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    CLAIMED = "CLAIMED", "Claimed"
+    DONE = "DONE", "Done"
+    FAILED = "FAILED", "Failed"
+
+
+class WorkRequest(models.Model):
+    """Work an owner asked for, stored with the status change that asked, until a worker has done it.
+
+    A worker claims it under a lease: until `lease_expires_at` no other worker
+    gets it; after that (the worker died) it is handed out again, under a new
+    `lease_id`, and the old lease no longer counts.
+    """
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="work_requests")
+    kind = models.CharField(max_length=16, choices=WorkRequestKind.choices)
+    state = models.CharField(max_length=8, choices=WorkRequestState.choices, default=WorkRequestState.PENDING)
+    lease_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=255, blank=True)  # who holds (or last held) the lease
+    attempts = models.PositiveIntegerField(default=0)  # how many times it was claimed
+    message = models.TextField(blank=True)  # why it failed
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["state", "lease_expires_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of submission {self.submission_id} ({self.get_state_display()})"

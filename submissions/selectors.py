@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 
 from submissions import events
 from submissions.exceptions import BadUserInput, NotFound
-from submissions.models import Submission
+from submissions.models import Record, Submission, ValidationOutcome
 from submissions.summary import validation_summary
 
 MAX_PAGE_SIZE = 200
@@ -92,3 +92,26 @@ def submission_snapshot(*, viewer, submission_id) -> dict:
     if not may_see(viewer, owner_id=owner_id):
         raise not_found(submission_id)
     return event
+
+
+MAX_RECORDS_PAGE_SIZE = 1000
+
+
+def record_list(
+    *, submission: Submission, kind: str | None = None, with_issues: bool = False, first: int = 100, offset: int = 0
+) -> list[Record]:
+    """A page of the submission's records, by kind and name, with their validation results and messages.
+
+    With `with_issues`, only the records whose outcome is ERROR.
+    """
+    if not 0 <= first <= MAX_RECORDS_PAGE_SIZE:
+        raise BadUserInput(f"`first` must be between 0 and {MAX_RECORDS_PAGE_SIZE}.")
+    if offset < 0:
+        raise BadUserInput("`offset` must not be negative.")
+    records = Record.objects.filter(submission=submission).select_related("validation_result")
+    if kind is not None:
+        records = records.filter(kind=kind)
+    if with_issues:
+        records = records.filter(validation_result__outcome=ValidationOutcome.ERROR)
+    records = records.order_by("kind", "name").prefetch_related("validation_result__messages")
+    return list(records[offset : offset + first])

@@ -1,7 +1,8 @@
 import strawberry
 from strawberry.scalars import JSON
 
-from submissions.graphql.types import RecordKind, SubmissionStatus, ValidationOutcome
+from submissions.graphql.types import RecordKind, SubmissionStatus, ValidationOutcome, WorkRequestKind
+from submissions.work import DEFAULT_LEASE_SECONDS
 
 
 @strawberry.input
@@ -59,3 +60,55 @@ class ReportProgressInput:
     phase: str
     done: int
     total: int
+
+
+@strawberry.input
+class UpdateRecordInput:
+    submission_id: strawberry.ID
+    kind: RecordKind
+    name: str
+    attributes: JSON
+
+
+@strawberry.input
+class ClaimWorkRequestInput:
+    worker: str = strawberry.field(description="Who claims: a name for operators to read.")
+    kinds: list[WorkRequestKind] | None = strawberry.field(default=None, description="Only these kinds; all if null.")
+    lease_seconds: int = strawberry.field(
+        default=DEFAULT_LEASE_SECONDS,
+        description="How long the work is the claimer's alone; renew it before it runs out.",
+    )
+
+
+@strawberry.input
+class RenewWorkLeaseInput:
+    lease_id: strawberry.ID
+    lease_seconds: int = DEFAULT_LEASE_SECONDS
+
+
+@strawberry.input
+class CompleteWorkRequestInput:
+    lease_id: strawberry.ID
+    message: str | None = strawberry.field(default=None, description="The status message; a default says the outcome.")
+
+
+@strawberry.input
+class FailWorkRequestInput:
+    lease_id: strawberry.ID
+    message: str
+    retry: bool = strawberry.field(
+        default=False, description="Hand the work back to be claimed again, rather than set the submission to ERROR."
+    )
+
+
+@strawberry.input
+class RecordAccessionInput:
+    kind: RecordKind
+    name: str
+    accession: str
+
+
+@strawberry.input
+class RecordAccessionsInput:
+    submission_id: strawberry.ID
+    accessions: list[RecordAccessionInput]

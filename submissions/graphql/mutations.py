@@ -41,7 +41,7 @@ def _service_threads() -> ThreadPoolExecutor:
         return _pool
 
 
-def _in_service_thread(function):
+def in_service_thread(function):
     """`function` as a coroutine run on the service threads."""
     if not settings.SERVICE_THREADS:
         return sync_to_async(function)
@@ -70,7 +70,7 @@ def close_service_connections() -> None:
         done.result()
 
 
-def _run(service, *, viewer, submission_id, **kwargs):
+def run_on_visible(service, *, viewer, submission_id, **kwargs):
     """Call `service` on the submission `viewer` may see (sync; run in a thread)."""
     if viewer.is_service:
         # Services may change every submission: the service's own locking read
@@ -94,7 +94,7 @@ class Mutation:
     @strawberry.mutation
     async def create_submission(self, info: Info, input: CreateSubmissionInput) -> Submission:
         viewer = require_viewer(info)
-        submission = await _in_service_thread(services.submission_create)(
+        submission = await in_service_thread(services.submission_create)(
             owner=viewer.user, title=input.title, description=input.description
         )
         return Submission.from_model(submission)
@@ -102,12 +102,12 @@ class Mutation:
     @strawberry.mutation(description="Deletes one's own submission when its actions allow; returns its id.")
     async def delete_submission(self, info: Info, id: strawberry.ID) -> strawberry.ID:
         viewer = require_viewer(info)
-        return strawberry.ID(await _in_service_thread(_delete)(viewer=viewer, submission_id=id))
+        return strawberry.ID(await in_service_thread(_delete)(viewer=viewer, submission_id=id))
 
     @strawberry.mutation
     async def update_submission_status(self, info: Info, input: UpdateSubmissionStatusInput) -> SubmissionStatusEvent:
         viewer = require_service(info)
-        event = await _in_service_thread(_run)(
+        event = await in_service_thread(run_on_visible)(
             services.set_status,
             viewer=viewer,
             submission_id=input.id,
@@ -122,7 +122,7 @@ class Mutation:
     async def add_records(self, info: Info, input: AddRecordsInput) -> int:
         viewer = require_service(info)
         records = [{"kind": r.kind, "name": r.name, "attributes": r.attributes or {}} for r in input.records]
-        return await _in_service_thread(_run)(
+        return await in_service_thread(run_on_visible)(
             services.records_add, viewer=viewer, submission_id=input.submission_id, records=records
         )
 
@@ -138,7 +138,7 @@ class Mutation:
             }
             for r in input.results
         ]
-        summary = await _in_service_thread(_run)(
+        summary = await in_service_thread(run_on_visible)(
             services.validation_results_record,
             viewer=viewer,
             submission_id=input.submission_id,
@@ -150,7 +150,7 @@ class Mutation:
     @strawberry.mutation
     async def report_progress(self, info: Info, input: ReportProgressInput) -> SubmissionStatusEvent:
         viewer = require_service(info)
-        event = await _in_service_thread(_run)(
+        event = await in_service_thread(run_on_visible)(
             services.progress_report,
             viewer=viewer,
             submission_id=input.submission_id,

@@ -6,6 +6,7 @@ from itertools import islice
 import strawberry
 from asgiref.sync import sync_to_async
 from django.utils.dateparse import parse_datetime
+from strawberry.scalars import JSON
 
 from submissions import models, rules, selectors
 from submissions.exceptions import BadUserInput
@@ -14,6 +15,8 @@ from submissions.summary import validation_summary
 SubmissionStatus = strawberry.enum(models.Status, name="SubmissionStatus")
 RecordKind = strawberry.enum(models.RecordKind, name="RecordKind")
 ValidationOutcome = strawberry.enum(models.ValidationOutcome, name="ValidationOutcome")
+WorkRequestKind = strawberry.enum(models.WorkRequestKind, name="WorkRequestKind")
+WorkRequestState = strawberry.enum(models.WorkRequestState, name="WorkRequestState")
 
 MAX_MESSAGE_GROUPS = 1000
 
@@ -91,6 +94,91 @@ class Viewer:
     is_service: bool
 
 
+@strawberry.type
+class RecordValidationMessage:
+    message: str
+    offending_column: str | None
+
+
+@strawberry.type
+class RecordValidation:
+    outcome: ValidationOutcome
+    messages: list[RecordValidationMessage]
+
+
+@strawberry.type
+class Record:
+    kind: RecordKind
+    name: str
+    attributes: JSON
+    validation: RecordValidation | None = strawberry.field(description="Null until the record is validated.")
+    accession: str | None = strawberry.field(description="The archive's identifier, once submitted.")
+
+    @classmethod
+    def from_model(cls, record: models.Record) -> "Record":
+        result = getattr(record, "validation_result", None)
+        validation = None
+        if result is not None:
+            validation = RecordValidation(
+                outcome=models.ValidationOutcome(result.outcome),
+                messages=[
+                    RecordValidationMessage(message=m.message, offending_column=m.offending_column or None)
+                    for m in result.messages.all()
+                ],
+            )
+        return cls(
+            kind=models.RecordKind(record.kind),
+            name=record.name,
+            attributes=record.attributes,
+            validation=validation,
+            accession=record.accession or None,
+        )
+
+
+@strawberry.type(description="Work an owner asked for, which a service claims and does.")
+class WorkRequest:
+    id: strawberry.ID
+    kind: WorkRequestKind
+    submission_id: strawberry.ID
+    state: WorkRequestState
+    attempts: int = strawberry.field(description="How many times it was claimed.")
+    created_at: datetime
+    lease_id: strawberry.ID | None = strawberry.field(
+        description="Only in the answer to the claim: renew, complete or fail the work with it."
+    )
+    lease_expires_at: datetime | None
+    worker: str | None = strawberry.field(description="Who holds, or last held, the lease.")
+
+    @classmethod
+    def from_model(cls, request: models.WorkRequest, *, with_lease: bool = False) -> "WorkRequest":
+        return cls(
+            id=strawberry.ID(str(request.pk)),
+            kind=models.WorkRequestKind(request.kind),
+            submission_id=strawberry.ID(str(request.submission_id)),
+            state=models.WorkRequestState(request.state),
+            attempts=request.attempts,
+            created_at=request.created_at,
+            lease_id=strawberry.ID(request.lease_id) if with_lease and request.lease_id else None,
+            lease_expires_at=request.lease_expires_at,
+            worker=request.worker or None,
+        )
+
+
+@strawberry.type(description="A work request was stored: claim it (or the next one) with claimWorkRequest.")
+class WorkRequestNotice:
+    request_id: strawberry.ID
+    submission_id: strawberry.ID
+    kind: WorkRequestKind
+
+    @classmethod
+    def from_notice(cls, notice: dict) -> "WorkRequestNotice":
+        return cls(
+            request_id=strawberry.ID(notice["request_id"]),
+            submission_id=strawberry.ID(notice["submission_id"]),
+            kind=models.WorkRequestKind(notice["kind"]),
+        )
+
+
 def _status_display(status: str) -> str:
     return models.Status(status).label
 
@@ -121,6 +209,23 @@ class Submission:
     async def validation_summary(self) -> ValidationSummary:
         summary = await sync_to_async(validation_summary)(submission_id=self.model.pk)
         return ValidationSummary.from_summary(summary)
+
+    @strawberry.field(description="Its records by kind and name; with `withIssues`, those whose outcome is ERROR.")
+    async def records(
+        self,
+        kind: RecordKind | None = None,
+        with_issues: bool | None = False,
+        first: int | None = 100,
+        offset: int | None = 0,
+    ) -> list[Record]:
+        found = await sync_to_async(selectors.record_list)(
+            submission=self.model,
+            kind=kind,
+            with_issues=bool(with_issues),
+            first=100 if first is None else first,
+            offset=offset or 0,
+        )
+        return [Record.from_model(record) for record in found]
 
     @classmethod
     def from_model(cls, submission: models.Submission) -> "Submission":
