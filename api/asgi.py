@@ -8,21 +8,31 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
 django_application = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import re_path  # noqa: E402
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware  # noqa: E402
 
 from api.hosts import AllowedHostsMiddleware  # noqa: E402
 from api.schema import schema  # noqa: E402
+from api.token_requests import TokenRequests  # noqa: E402
+from api.urls import graphql as graphql_view  # noqa: E402
 from live.connection import GraphQLWebSocket  # noqa: E402
 
 # The product's only WebSocket route; the benchmark's baselines are served by bench.asgi, never from here.
 websocket_routes = [re_path(r"^graphql/?$", GraphQLWebSocket(schema))]
 
-application = ProtocolTypeRouter(
-    {
-        # GraphiQL's scripts are served from here, so it works with no internet.
-        "http": ASGIStaticFilesHandler(django_application),
-        # The connection reads the session cookie itself, once, when it authenticates.
-        "websocket": AllowedHostsMiddleware(URLRouter(websocket_routes)),
-    }
+# Behind the proxy, the client and the scheme (https, wss) are the ones it
+# forwards, believed from TRUSTED_PROXIES only; here, so that every server
+# (daphne, uvicorn, granian) reads them alike.
+application = ProxyHeadersMiddleware(
+    ProtocolTypeRouter(
+        {
+            # GraphiQL's scripts are served from here, so it works with no internet.
+            "http": TokenRequests(ASGIStaticFilesHandler(django_application), view=graphql_view),
+            # The connection reads the session cookie itself, once, when it authenticates.
+            "websocket": AllowedHostsMiddleware(URLRouter(websocket_routes)),
+        }
+    ),
+    trusted_hosts=settings.TRUSTED_PROXIES,
 )

@@ -1,8 +1,14 @@
-"""Health endpoints for load balancers: /healthz (alive) and /readyz (can serve)."""
+"""Health endpoints for load balancers: /healthz (alive) and /readyz (can serve).
+
+They are answered by HealthChecksMiddleware, first of all: container health
+checks and load balancers call a process by its address (`Host:
+127.0.0.1:8000`), which ALLOWED_HOSTS, set to the site's name, would refuse
+with 400 as soon as a later middleware reads the host.
+"""
 
 import asyncio
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import markcoroutinefunction, sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
@@ -41,3 +47,23 @@ async def readyz(request):
     if failures:
         return JsonResponse({"ready": False, "failed": failures}, status=503)
     return JsonResponse({"ready": True})
+
+
+CHECKS = {"/healthz": healthz, "/readyz": readyz}
+
+
+class HealthChecksMiddleware:
+    """Answers /healthz and /readyz before any middleware validates the Host."""
+
+    sync_capable = False
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        markcoroutinefunction(self)
+
+    async def __call__(self, request):
+        check = CHECKS.get(request.path_info)
+        if check is None:
+            return await self.get_response(request)
+        return await check(request)

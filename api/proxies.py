@@ -1,13 +1,13 @@
 """Who the client is when a reverse proxy may stand in between.
 
 The shipped nginx (docker/nginx.conf) connects to the server from its own
-address and sets X-Forwarded-For to the client's. What the server makes of
-that differs: daphne as api/servers.py runs it ignores the header, so
-REMOTE_ADDR is the proxy's (loopback on one machine); daphne with
---proxy-headers (docker/Dockerfile) takes the header from any peer; uvicorn
-takes it from peers in FORWARDED_ALLOW_IPS (127.0.0.1 by default). So
-REMOTE_ADDR alone can be the proxy's address, and loopback does not mean
-"this machine".
+address and sets X-Forwarded-For to the client's. The application (api.asgi)
+puts that address in the scope's client when the peer is in TRUSTED_PROXIES,
+under every server (uvicorn's own proxy-header handling is off,
+api.uvicorn_server); a request that did not pass there (Django's test
+client, another ASGI application) still carries the proxy's address, which
+these functions resolve the same way. So loopback does not mean "this
+machine".
 """
 
 import ipaddress

@@ -46,9 +46,11 @@ METRICS_ALLOWED_NETWORKS = [
     if network.strip()
 ]
 
-# Reverse proxies whose X-Forwarded-For names the client (api.proxies): the
-# shipped nginx runs beside the servers. Used for the login throttle's client
-# address; /metrics never trusts a proxied request without its token.
+# Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed
+# (api.asgi, api.proxies): the client's address (the login throttle, limits per
+# address) and the scheme it used (is_secure(), CSRF's origin check). Headers
+# from any other peer are ignored. /metrics never trusts a proxied request
+# without its token.
 TRUSTED_PROXIES = [
     network.strip()
     for network in os.environ.get("TRUSTED_PROXIES", "127.0.0.1/32,::1/128").split(",")
@@ -80,6 +82,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: health checks call a process by its address, whatever ALLOWED_HOSTS says.
+    "api.health.HealthChecksMiddleware",
     "api.security_headers.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -233,10 +237,10 @@ CSRF_TRUSTED_ORIGINS = [
     origin.strip() for origin in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if origin.strip()
 ]
 
-# Behind a TLS-terminating proxy (TLS=true): secure cookies, HSTS, and trust
-# the proxy's X-Forwarded-Proto to know the request came over HTTPS.
+# Behind a TLS-terminating proxy (TLS=true): secure cookies and HSTS. That a
+# request came over HTTPS is read from X-Forwarded-Proto of TRUSTED_PROXIES
+# only (api.asgi), never from any client's (no SECURE_PROXY_SSL_HEADER).
 if env_flag("TLS", False):
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", 60 * 60 * 24 * 365))
@@ -284,6 +288,13 @@ WEBSOCKET_LEGACY_SEND_BUFFER_BYTES = _env_int("WEBSOCKET_LEGACY_SEND_BUFFER_BYTE
 WEBSOCKET_LEGACY_SEND_BYTES_PER_SECOND = _env_int("WEBSOCKET_LEGACY_SEND_BYTES_PER_SECOND", 256 * 1024)
 # Open sockets' credentials are checked again this often (as HTTP's token cache expires).
 WEBSOCKET_ACCESS_RECHECK_SECONDS = _env_float("WEBSOCKET_ACCESS_RECHECK_SECONDS", 60)
+# Subscriptions over HTTP (live.http) count as WebSockets do against the limits
+# per credential and per address, and are cut off after the same stall grace.
+# An idle stream gets a heartbeat this often (proxies close silent responses).
+HTTP_STREAM_HEARTBEAT_SECONDS = _env_float("HTTP_STREAM_HEARTBEAT_SECONDS", 10)
+# Daphne's send never waits for the client: what may be sent ahead of a nominal reading rate.
+HTTP_STREAM_SEND_BUFFER_BYTES = _env_int("HTTP_STREAM_SEND_BUFFER_BYTES", 8 * 1024 * 1024)
+HTTP_STREAM_SEND_BYTES_PER_SECOND = _env_int("HTTP_STREAM_SEND_BYTES_PER_SECOND", 256 * 1024)
 
 # Limits on GraphQL documents (api.limits), over HTTP and WebSocket alike. A
 # document past one is refused with BAD_USER_INPUT before it runs; each is

@@ -3,7 +3,6 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from api.health import healthz, readyz
 from api.metrics import metrics
 from api.schema import schema
 from api.views import GraphQLView
@@ -19,7 +18,5 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("healthz", healthz),
-    path("readyz", readyz),
     path("metrics", metrics),
 ]

@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> None:
         http="httptools",
         ws="websockets-sansio",
         lifespan="off",
+        # The application believes X-Forwarded-* from TRUSTED_PROXIES (api.asgi), under every server alike.
+        proxy_headers=False,
     )
     DrainingServer(config).run()
 

@@ -39,6 +39,15 @@ async def test_readyz_is_503_while_the_process_drains_so_the_balancer_sends_no_o
     assert (await AsyncClient().get("/healthz")).status_code == 200, "alive all the same"
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+async def test_health_checks_are_answered_whatever_host_they_name(settings, path):
+    # A container health check calls a process by its address, not by the site's name.
+    settings.ALLOWED_HOSTS = ["status.example.org"]
+    response = await AsyncClient().get(path, headers={"Host": "127.0.0.1:8000"})
+    assert response.status_code == 200
+    assert (await AsyncClient().get("/", headers={"Host": "127.0.0.1:8000"})).status_code == 400, "only them"
+
+
 async def test_readyz_is_503_when_the_channel_layer_fails(settings):
     settings.CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]}}

@@ -94,5 +94,5 @@ async def test_http_is_left_to_django(settings):
     from django.test import AsyncClient
 
     settings.ALLOWED_HOSTS = ["status.example.org"]
-    response = await AsyncClient().get("/healthz", headers={"Host": "rebound.example.net"})
+    response = await AsyncClient().get("/accounts/login/", headers={"Host": "rebound.example.net"})
     assert response.status_code == 400

@@ -1,23 +1,37 @@
 """The container set-up, checked without a Docker engine: the Compose file against the
-Compose specification's JSON schema, and the Dockerfile with hadolint."""
+Compose specification's JSON schema, the Dockerfile with hadolint, and what they promise."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import jsonschema
-import yaml
+import pytest
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+from api import servers
+from tests.docker.files import (
+    COMPOSE_FILE,
+    PROJECT_DIR,
+    compose_file,
+    dockerfile_instructions,
+    interpolate,
+    interpolated_names,
+    read_env_file,
+)
+
+# A variable api/settings.py reads: os.environ.get("NAME", ...), env_flag("NAME", ...), _env_int("NAME", ...).
+SETTING_READ = re.compile(r'(?:environ\.get|env_flag|_env_int|_env_float)\(\s*"(\w+)"')
 # The Compose specification's schema, as shipped in docker-compose 1.29.2's wheel
 # (compose/config/compose_spec.json).
 COMPOSE_SCHEMA = Path(__file__).with_name("compose-spec.json")
 
 
-def compose_file() -> dict:
-    return yaml.safe_load((PROJECT_DIR / "docker" / "compose.yaml").read_text())
+def image_services(services: dict) -> list[str]:
+    """The services that run the project's image (the one the migrate service builds)."""
+    return [name for name, service in services.items() if service.get("image") == services["migrate"]["image"]]
 
 
 def test_the_compose_file_follows_the_compose_specification():
@@ -34,7 +48,7 @@ def test_the_schema_check_would_catch_a_mistake():
 
 def test_the_compose_file_runs_migrations_once_and_puts_two_web_processes_behind_a_load_balancer():
     services = compose_file()["services"]
-    web = [name for name, service in services.items() if "build" in service and name != "migrate"]
+    web = [name for name in image_services(services) if name != "migrate"]
     assert len(web) >= 2
     for name in web:
         assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
@@ -48,3 +62,36 @@ def test_the_dockerfile_passes_hadolint():
     hadolint = shutil.which("hadolint") or str(Path(sys.executable).with_name("hadolint"))
     result = subprocess.run([hadolint, str(PROJECT_DIR / "docker" / "Dockerfile")], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_image_is_built_once_and_every_service_of_the_project_runs_it():
+    services = compose_file()["services"]
+    assert [name for name, service in services.items() if "build" in service] == ["migrate"]
+    assert services["migrate"]["build"] == {"context": "..", "dockerfile": "docker/Dockerfile"}
+    assert set(image_services(services)) == {"migrate", "web1", "web2"}
+
+
+def test_the_image_serves_as_api_servers_runs_uvicorn():
+    # So the end-to-end tests, which start servers with api.servers, run what the image runs.
+    (entrypoint,) = dockerfile_instructions("ENTRYPOINT")
+    assert json.loads(entrypoint)[1:] == servers.command("uvicorn", host="0.0.0.0", port=8000)[1:]
+
+
+def test_the_load_balancer_listens_on_loopback_unless_told_otherwise():
+    (published,) = compose_file()["services"]["lb"]["ports"]
+    assert interpolate(published, {}) == "127.0.0.1:8000:8080"
+    assert interpolate(published, read_env_file()) == "127.0.0.1:8000:8080"
+    assert interpolate(published, {"PUBLISH_ADDRESS": "0.0.0.0:80"}) == "0.0.0.0:80:8080"
+    assert all("ports" not in service for name, service in compose_file()["services"].items() if name != "lb")
+
+
+def test_the_production_settings_are_in_one_env_example_that_compose_reads():
+    settings_read = set(SETTING_READ.findall((PROJECT_DIR / "api" / "settings.py").read_text()))
+    example = read_env_file()
+    compose_variables = interpolated_names(COMPOSE_FILE.read_text())
+    assert compose_variables <= set(example), "every variable Compose interpolates is in .env.example"
+    assert set(example) - compose_variables <= settings_read, "and every other one is a setting of the product"
+    assert example["SECRET_KEY"] == "", "no usable secret is shipped: Compose refuses to start without one"
+    with pytest.raises(ValueError, match="SECRET_KEY"):
+        interpolate(compose_file()["services"]["web1"]["environment"]["SECRET_KEY"], example)
+    assert (PROJECT_DIR / ".gitignore").read_text().count("/docker/.env\n") == 1, "the filled-in copy is not committed"

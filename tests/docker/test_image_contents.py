@@ -2,9 +2,12 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from docker.utils.build import exclude_paths
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 # What a web process loads: the ASGI application, the URL configuration and the management commands.
@@ -56,3 +59,46 @@ def test_the_image_holds_every_package_the_product_loads():
 def test_the_image_holds_nothing_of_the_benchmark():
     # bench/ serves baselines that ask for no credentials (bench/asgi.py).
     assert "bench" not in copied_into_the_image()
+
+
+def build_context(root: Path = PROJECT_DIR) -> set[str]:
+    """The files Docker sends as the build context of `root` (less .dockerignore's), as docker-py computes them."""
+    patterns = [
+        line.strip()
+        for line in (PROJECT_DIR / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    return {
+        path for path in exclude_paths(str(root), patterns, dockerfile="docker/Dockerfile") if (root / path).is_file()
+    }
+
+
+def test_the_build_context_holds_what_the_image_copies_and_the_dockerfile():
+    context = build_context()
+    assert {Path(path).parts[0] for path in context} == copied_into_the_image() | {"docker", ".dockerignore"}
+    assert {path for path in context if Path(path).parts[0] == "docker"} == {"docker/Dockerfile"}
+
+
+def test_the_build_context_leaves_out_what_a_working_copy_gathers(tmp_path):
+    kept = ["requirements.txt", "manage.py", "schema.graphql", "api/asgi.py", "live/flow.py", "submissions/models.py"]
+    left_out = [
+        ".venv/bin/python",
+        ".git/HEAD",
+        "bench/node_peer/node_modules/ws/index.js",
+        "tests/e2e/axe/node_modules/axe-core/axe.js",
+        "api/__pycache__/asgi.cpython-311.pyc",
+        "db.sqlite3",
+        "db.sqlite3-wal",
+        ".pytest_cache/README.md",
+        ".ruff_cache/CACHEDIR.TAG",
+        "staticfiles/admin/css/base.css",
+        "bench/run.py",
+    ]
+    for path in [*kept, *left_out, "docker/Dockerfile"]:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("")
+    # The embedded Redis's socket: a file that cannot go into the context's tarball at all.
+    (tmp_path / "var").mkdir()
+    with socket.socket(socket.AF_UNIX) as redis_socket:
+        redis_socket.bind(str(tmp_path / "var" / "redis.sock"))
+        assert build_context(tmp_path) == {*kept, "docker/Dockerfile"}
