@@ -1,4 +1,4 @@
-"""The project's benchmark: subscription fan-out, set-up and idle memory (SPEC.md, "Performance").
+"""The project's benchmark: subscription fan-out, set-up and idle memory (the README, "Performance").
 
     python -m bench fanout --connections 1000 --subscriptions-per-connection 1 --submissions 1 --events 50
     python -m bench idle --connections 10000

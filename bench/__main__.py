@@ -66,7 +66,8 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--server-pid", type=int, help="the --url server's process id, to read its memory")
 
     main = argparse.ArgumentParser(
-        prog="python -m bench", description="The project's benchmark (SPEC.md, Performance); see bench/__init__.py."
+        prog="python -m bench",
+        description="The project's benchmark (README.md, Performance: what it measures and how).",
     )
     commands = main.add_subparsers(dest="command", required=True)
     fanout = commands.add_parser("fanout", parents=[common], help="subscribers receiving a series of changes")
@@ -78,7 +79,7 @@ def parser() -> argparse.ArgumentParser:
     idle.add_argument("--connections", type=int, default=DEFAULT_IDLE_CONNECTIONS, help="the target is 10000")
     idle.add_argument("--submissions", type=int, default=1)
     idle.add_argument("--events", type=int, default=1, help="changes sent after the idle spell")
-    everything = commands.add_parser("all", parents=[common], help="SPEC.md's scenarios (a), (b) and (c)")
+    everything = commands.add_parser("all", parents=[common], help="the README's scenarios (a), (b) and (c)")
     everything.add_argument(
         "--connections", type=int, default=DEFAULT_IDLE_CONNECTIONS, help="of the idle scenario (c); target 10000"
     )

@@ -1,7 +1,7 @@
 """The Node peer (bench/node_peer/): what a user would pick instead of us, measured in the same run.
 
 graphql-yoga 5 for HTTP with its createPubSub, graphql-ws 6 `useServer` on
-`ws` for WebSocket, better-sqlite3 in WAL mode (SPEC.md, "Performance").
+`ws` for WebSocket, better-sqlite3 in WAL mode (the README, "Performance").
 Its packages are pinned by bench/node_peer/package-lock.json and installed
 with `npm ci` on first use (and again when the lock file or Node changes);
 it runs only where `node` and `npm` are on PATH. Each start gets a fresh

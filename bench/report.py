@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-# The variant of the Node peer (bench/peer.py): the baseline SPEC.md's targets are set against.
+# The variant of the Node peer (bench/peer.py): the baseline our targets are set against.
 NODE_PEER = "node"
 
 COLUMNS = [

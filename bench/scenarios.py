@@ -1,4 +1,4 @@
-"""The scenarios of SPEC.md's performance table."""
+"""The scenarios of the benchmark (the README, "Performance")."""
 
 from dataclasses import dataclass
 

@@ -1,5 +1,5 @@
 // The benchmark's Node peer: the submission status API as a Node team would
-// build it (SPEC.md, "Performance"), measured beside ours by `python -m bench`.
+// build it (the README, "Performance"), measured beside ours by `python -m bench`.
 //
 // graphql-yoga serves HTTP (POST /graphql and /graphql/) and gives the
 // in-process `createPubSub`; graphql-ws `useServer` on `ws` serves the same
