@@ -1,0 +1,259 @@
+"""The sign-in, list and details pages as a submitter meets them: in Chromium, with axe-core, by keyboard alone."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.accessibility import axe_violations, describe_violations
+from tests.e2e.browser import DESKTOP, PHONE, new_page, signed_in_page
+
+NARROWEST = {"width": 320, "height": 640}
+CREATE = "mutation ($title: String!) { createSubmission(input: {title: $title}) { id } }"
+DELETE = "mutation ($id: ID!) { deleteSubmission(id: $id) }"
+# The demo's submissions, as `manage.py demo` creates them.
+WAITING_ID, LOADED_ID, NEED_REVISION_ID = "1", "2", "3"
+
+
+def assert_accessible(page, where: str):
+    violations = axe_violations(page)
+    assert violations == [], f"{where}:\n{describe_violations(violations)}"
+
+
+def assert_fits(page, where: str):
+    """Nothing wider than the screen: no sideways scrolling."""
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"{where} is {overflow} px wider than the screen"
+
+
+def details(page, server, submission_id: str):
+    page.goto(f"http://127.0.0.1:{server.port}/submissions/{submission_id}/")
+    page.wait_for_selector(".connection-live")
+
+
+def owner_token(project) -> str:
+    return project.manage("create_api_token", "demo").strip()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "390px"])
+def test_the_sign_in_list_and_details_pages_have_no_accessibility_violations(demo, chromium, viewport):
+    server = demo.start_server()
+    problems = []
+    page = new_page(chromium, problems, viewport)
+    page.goto(f"http://127.0.0.1:{server.port}/accounts/login/")
+    assert page.evaluate("getComputedStyle(document.querySelector('#id_username')).fontSize") == "16px"
+    assert_accessible(page, "sign-in")
+    page.fill("#id_username", "demo")
+    page.fill("#id_password", "not the password")
+    page.click("button[type=submit]")
+    page.wait_for_selector("[role=alert]")
+    assert_accessible(page, "sign-in, refused")
+
+    page = signed_in_page(chromium, server, problems, viewport)
+    page.wait_for_selector(".connection-live")
+    assert page.get_attribute("#connection .dot", "aria-hidden") == "true", "the dot before Live is not read out"
+    assert_accessible(page, "list")
+    for submission_id in (WAITING_ID, LOADED_ID, NEED_REVISION_ID):
+        details(page, server, submission_id)
+        assert_accessible(page, f"details of {submission_id}")
+        assert_fits(page, f"details of {submission_id}")
+    page.click("#action-delete")
+    assert_accessible(page, "details, confirming a deletion")
+    page.click("#delete-yes")
+    expect(page.locator("#deleted-heading")).to_be_focused()
+    assert_accessible(page, "details, deleted")
+    assert problems == []
+
+
+def test_at_320_px_the_header_tables_and_messages_fit_the_screen(demo, chromium):
+    server = demo.start_server()
+    page = signed_in_page(chromium, server, [], NARROWEST)
+    page.wait_for_selector(".connection-live")
+    assert_fits(page, "list")
+    details(page, server, NEED_REVISION_ID)
+    expect(page.locator("#messages")).to_be_visible()
+    assert_fits(page, "details")
+    assert page.inner_text("#messages tbody td[data-heading=Column]") == "birth_date"
+
+
+def test_the_sign_in_error_is_tied_to_the_fields(demo, chromium):
+    server = demo.start_server()
+    page = new_page(chromium, [], PHONE)
+    page.goto(f"http://127.0.0.1:{server.port}/accounts/login/")
+    assert page.get_attribute("meta[name=viewport]", "content") == "width=device-width, initial-scale=1"
+    page.fill("#id_username", "demo")
+    page.fill("#id_password", "wrong")
+    page.click("button[type=submit]")
+    error = page.locator("#sign-in-error")
+    expect(error).to_contain_text("correct username and password")
+    for field in ("#id_username", "#id_password"):
+        assert page.get_attribute(field, "aria-invalid") == "true"
+        assert page.get_attribute(field, "aria-describedby") == "sign-in-error"
+    assert page.input_value("#id_username") == "demo" and page.input_value("#id_password") == ""
+
+
+def test_the_pages_can_be_used_by_keyboard_alone(demo, chromium):
+    server = demo.start_server()
+    base = f"http://127.0.0.1:{server.port}"
+    page = new_page(chromium, [])
+    page.goto(f"{base}/accounts/login/")
+    expect(page.locator("#id_username")).to_be_focused()
+    page.keyboard.type("demo")
+    page.keyboard.press("Tab")
+    page.keyboard.type("demo")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/")
+
+    tab_until(page, "a:text('Sheep flock')")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/submissions/{LOADED_ID}/")
+    page.wait_for_selector(".connection-live")
+    # Every action is reachable, the unavailable ones too, each read out with its reason.
+    for action, described_by in (("#action-edit", "#reason-edit"), ("#action-submit", "#reason-submit")):
+        tab_until(page, action)
+        assert page.get_attribute(action, "aria-describedby") == described_by[1:]
+    assert page.get_attribute("#action-submit", "aria-disabled") == "true"
+    assert page.inner_text("#reason-submit") == "Only a Ready submission can be submitted: validate it first."
+    page.keyboard.press("Enter")  # an unavailable action does nothing
+    expect(page.locator("#action-submit")).to_be_focused()
+
+    tab_until(page, "#action-delete")
+    page.keyboard.press("Enter")
+    expect(page.locator("#delete-no")).to_be_focused()  # the safe choice first
+    page.keyboard.press("Enter")
+    expect(page.locator("#delete-confirm")).to_be_hidden()
+    expect(page.locator("#action-delete")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Shift+Tab")
+    expect(page.locator("#delete-yes")).to_be_focused()
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#deleted-heading")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator("#deleted a")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/")
+    expect(page.locator("#submissions")).not_to_contain_text("Sheep flock")
+
+
+def tab_until(page, selector: str, limit: int = 40):
+    """Press Tab until `selector` has the focus (a keyboard user's way there)."""
+    target = page.locator(selector)
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if target.evaluate("element => element === document.activeElement"):
+            return
+    raise AssertionError(f"{selector} never got the focus in {limit} presses of Tab")
+
+
+def test_a_submission_deleted_elsewhere_says_so_moves_the_focus_and_offers_the_way_back(demo, chromium):
+    server = demo.start_server()
+    page = signed_in_page(chromium, server, [])
+    details(page, server, LOADED_ID)
+
+    server.execute(DELETE, {"id": LOADED_ID}, token=owner_token(demo))
+    expect(page.locator("#deleted-heading")).to_be_focused()
+    expect(page.locator("#deleted-heading")).to_have_text("This submission was deleted.")
+    expect(page.locator("#live-data")).to_be_hidden()
+    # The socket closing afterwards is no reason to reconnect: the page stays as it is.
+    page.wait_for_function("() => !document.querySelector('#connection').checkVisibility()")
+    assert page.inner_text("#deleted").count("Reconnecting") == 0
+    page.click("text=Back to your submissions")
+    expect(page.locator("#submissions")).not_to_contain_text("Sheep flock")
+
+
+def test_while_reconnecting_the_data_is_marked_stale_and_the_actions_are_paused(demo, chromium):
+    server = demo.start_server()
+    page = signed_in_page(chromium, server, [])
+    details(page, server, LOADED_ID)
+    assert page.get_attribute("#action-validate", "aria-disabled") is None
+    expect(page.locator("#stale")).to_be_hidden()
+
+    server.stop()
+    expect(page.locator("#stale")).to_be_visible()
+    expect(page.locator("#connection-text")).to_have_text("Reconnecting…")
+    for action in ("edit", "validate", "submit", "delete"):
+        assert page.get_attribute(f"#action-{action}", "aria-disabled") == "true"
+        assert page.inner_text(f"#reason-{action}") == "Paused while the page reconnects."
+
+    demo.start_server(port=server.port)
+    expect(page.locator("#stale")).to_be_hidden(timeout=30_000)
+    assert page.get_attribute("#action-validate", "aria-disabled") is None
+    assert page.inner_text("#reason-validate") == "Checks every record against the rules."
+
+
+def test_each_status_says_what_it_means_what_to_do_next_and_why_an_action_is_unavailable(demo, chromium):
+    server = demo.start_server()
+    page = signed_in_page(chromium, server, [])
+    details(page, server, WAITING_ID)
+    assert page.inner_text("#status") == "Waiting"
+    assert page.inner_text("#meaning").startswith("Work on this submission is in progress")
+    assert page.inner_text("#next-step-text").startswith("Nothing to do now")
+    for action in ("edit", "validate", "submit", "delete"):
+        assert page.get_attribute(f"#action-{action}", "aria-disabled") == "true"
+        assert page.inner_text(f"#reason-{action}") == "Wait: work on this submission is in progress."
+    assert "version" not in page.inner_text("#live-data").lower()
+    assert page.inner_text("#updated").endswith(("UTC", "GMT"))  # Chromium runs here in UTC
+
+    demo.manage("set_submission_status", WAITING_ID, "READY", "--message", "All records passed")
+    expect(page.locator("#meaning")).to_have_text("Every record passed validation.")
+    expect(page.locator("#next-step-text")).to_have_text("Submit it to the archive.")
+    assert page.inner_text("#reason-validate") == "Every record has passed validation already."
+
+
+def test_the_announcement_says_why_and_a_new_message_alone_is_announced(demo, chromium):
+    server = demo.start_server()
+    page = signed_in_page(chromium, server, [])
+    details(page, server, LOADED_ID)
+
+    demo.manage("set_submission_status", LOADED_ID, "ERROR", "--message", "The archive refused the upload")
+    expect(page.locator("#announcer")).to_have_text("Status changed to Error: The archive refused the upload")
+    demo.manage("set_submission_status", LOADED_ID, "ERROR", "--message", "The archive is down for maintenance")
+    expect(page.locator("#announcer")).to_have_text("New message: The archive is down for maintenance")
+    assert page.inner_text("#message-text") == "The archive is down for maintenance"
+
+
+def test_an_action_is_unavailable_while_in_flight_and_a_refusal_shows_the_servers_message(demo, chromium):
+    server = demo.start_server()
+    page = signed_in_page(chromium, server, [])
+    details(page, server, LOADED_ID)
+    held = []
+    page.route(
+        "**/graphql/",
+        lambda route: held.append(route) if "deleteSubmission" in route.request.post_data else route.continue_(),
+    )
+
+    page.click("#action-delete")
+    page.click("#delete-yes")
+    page.wait_for_function("() => document.querySelector('#reason-delete').textContent === 'Sending the request…'")
+    assert held and page.get_attribute("#action-delete", "aria-disabled") == "true"
+    # Meanwhile the submission moved on to where it cannot be deleted: the server refuses.
+    demo.manage("set_submission_status", LOADED_ID, "WAITING", "--message", "Validation requested")
+    expect(page.locator("#status")).to_have_text("Waiting")
+    held[0].continue_()
+    expect(page.locator("#action-error")).not_to_be_empty()
+    assert "delete" in page.inner_text("#action-error").lower()
+    assert page.inner_text("#reason-delete") == "Wait: work on this submission is in progress."
+    expect(page.locator("#live-data")).to_be_visible()
+
+
+def test_the_list_changes_statuses_in_place_and_shows_a_submission_created_elsewhere(demo, chromium):
+    server = demo.start_server()
+    page = signed_in_page(chromium, server, [])
+    page.wait_for_selector(".connection-live")
+    page.evaluate("window.notReloaded = true")
+    row = page.locator(f"tr[data-submission-id='{LOADED_ID}']")
+    row.evaluate("row => { row.dataset.marked = 'same row'; }")
+
+    demo.manage("set_submission_status", LOADED_ID, "ERROR", "--message", "Import failed at line 3")
+    expect(row.locator(".badge")).to_have_text("Error")
+    assert row.get_attribute("data-marked") == "same row"
+    assert row.locator(".message").inner_text() == "Import failed at line 3"
+    expect(page.locator("#announcer")).to_have_text("Sheep flock: status changed to Error: Import failed at line 3")
+
+    created = server.execute(CREATE, {"title": "Goat census"}, token=owner_token(demo))["data"]["createSubmission"]
+    new_row = page.locator(f"tr[data-submission-id='{created['id']}']")
+    expect(new_row).to_contain_text("Goat census", timeout=20_000)
+    expect(new_row.locator(".badge")).to_have_text("Waiting")
+    demo.manage("set_submission_status", created["id"], "LOADED", "--message", "Imported")
+    expect(new_row.locator(".badge")).to_have_text("Loaded")
+    assert page.evaluate("window.notReloaded") is True
+    assert page.locator("tbody tr").first.get_attribute("data-submission-id") == created["id"]
