@@ -7,6 +7,7 @@ that transaction commits, so a rolled-back change is never seen.
 """
 
 import asyncio
+import atexit
 import logging
 import os
 import threading
@@ -92,60 +93,124 @@ def in_order(submission_id: int) -> Iterator[None]:
 
 
 class _PublishingLoop:
-    """One long-lived event loop per process, on a thread of its own, for publishing from sync code.
+    """One long-lived event loop per process, on a thread of its own, that publishes events in the order given.
 
     `async_to_sync` outside a server's event loop (a worker, a management
     command) makes a new event loop, and so a new Redis connection, for every
     call: ~2.3 ms per event measured here. This loop keeps its connections,
     in a layer instance of its own: the process's shared one may be closed
     by code on another loop, which cannot close connections of this one.
+
+    A writer hands its event over and returns: it does not wait for Redis.
+    One queue, drained by one task, so events leave in the order they were
+    handed over (each submission's in version order, see `in_order`).
     """
 
-    TIMEOUT_SECONDS = 10.0
+    MAX_QUEUED = 10_000  # beyond it (the layer is down or slow), events go to the retries
+    FLUSH_SECONDS = 10.0
 
     def __init__(self):
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue | None = None
         self._pid = None
         self._lock = threading.Lock()
         self._layer = self._configured_as = None
 
-    def group_send(self, shared_layer, group: str, message: dict) -> None:
-        """`shared_layer.group_send`, through this loop's own instance of the same configuration."""
+    def send(self, shared_layer, event: dict) -> None:
+        """Queue `event` for `shared_layer`'s configuration; it is published from this loop's thread."""
+        loop, queue = self._running()
         with self._lock:
             if self._configured_as is not shared_layer:  # the settings changed (tests)
                 self._layer, self._configured_as = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER), shared_layer
             layer = self._layer
-        self._run(layer.group_send(group, message))
+        if queue.qsize() >= self.MAX_QUEUED:
+            _retries.add(event)
+        else:
+            loop.call_soon_threadsafe(queue.put_nowait, (layer, event))
 
-    def _run(self, coroutine):
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._running_loop())
+    def send_now(self, shared_layer, event: dict) -> None:
+        """Publish `event` and wait until the layer has it (the retries, which must know whether it failed)."""
+        loop, _ = self._running()
+        future = asyncio.run_coroutine_threadsafe(_layer_send(self._layer or shared_layer, event), loop)
         try:
-            return future.result(self.TIMEOUT_SECONDS)
+            future.result(self.FLUSH_SECONDS)
         except TimeoutError:
             future.cancel()
             raise
 
-    def _running_loop(self) -> asyncio.AbstractEventLoop:
+    def flush(self) -> None:
+        """Wait (a bounded time) until every queued event has left: before the process exits."""
+        with self._lock:
+            loop, queue = (self._loop, self._queue) if self._pid == os.getpid() else (None, None)
+        if loop is None:
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(queue.join(), loop).result(self.FLUSH_SECONDS)
+        except Exception:
+            logger.warning("Exiting with %d events not yet published", queue.qsize())
+
+    def _running(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue]:
         with self._lock:
             if self._loop is None or self._pid != os.getpid():  # a forked child needs a thread of its own
-                self._loop, self._pid, self._configured_as = asyncio.new_event_loop(), os.getpid(), None
-                threading.Thread(target=self._loop.run_forever, name="event-publisher", daemon=True).start()
-            return self._loop
+                loop = asyncio.new_event_loop()
+                self._queue = asyncio.Queue()
+                self._loop, self._pid, self._configured_as = loop, os.getpid(), None
+                loop.create_task(self._drain(self._queue))
+                threading.Thread(target=loop.run_forever, name="event-publisher", daemon=True).start()
+            return self._loop, self._queue
+
+    async def _drain(self, queue: asyncio.Queue) -> None:
+        while True:
+            layer, event = await queue.get()
+            try:
+                await _layer_send(layer, event)
+            except Exception:
+                _publish_failed(event)
+                # The layer is down: what is queued behind would fail too, each after a timeout.
+                while not queue.empty():
+                    _retries.add(queue.get_nowait()[1])
+                    queue.task_done()
+            finally:
+                queue.task_done()
 
 
 _publishing_loop = _PublishingLoop()
 
 
-def _group_send(event: dict) -> None:
+def flush() -> None:
+    """Wait (a bounded time) until the events handed over so far have been published or given to the retries."""
+    _publishing_loop.flush()
+
+
+atexit.register(flush)  # a command's events leave before its process does
+
+
+async def _layer_send(layer, event: dict) -> None:
+    await layer.group_send(group_name(event["submission_id"]), event)
+    metrics.events_published.labels(event["type"]).inc()
+
+
+def _publish_failed(event: dict) -> None:
+    logger.warning(
+        "Could not publish %s of submission %s (version %s); retrying in the background",
+        event["type"],
+        event["submission_id"],
+        event["version"],
+        exc_info=True,
+    )
+    _retries.add(event)
+
+
+def _group_send(event: dict, *, wait: bool = False) -> None:
     layer = get_channel_layer()
-    group = group_name(event["submission_id"])
     if isinstance(layer, InMemoryChannelLayer):
         # It lives in one event loop (one process, unit tests): async_to_sync
         # brings the call back to the loop that called the service.
-        async_to_sync(layer.group_send)(group, event)
+        async_to_sync(_layer_send)(layer, event)
+    elif wait:
+        _publishing_loop.send_now(layer, event)
     else:
-        _publishing_loop.group_send(layer, group, event)
-    metrics.events_published.labels(event["type"]).inc()
+        _publishing_loop.send(layer, event)
 
 
 def _send(event: dict) -> None:
@@ -155,14 +220,7 @@ def _send(event: dict) -> None:
     try:
         _group_send(event)
     except Exception:
-        logger.warning(
-            "Could not publish %s of submission %s (version %s); retrying in the background",
-            event["type"],
-            event["submission_id"],
-            event["version"],
-            exc_info=True,
-        )
-        _retries.add(event)
+        _publish_failed(event)
 
 
 class _Retries:
@@ -199,7 +257,7 @@ class _Retries:
                 batch = list(self._pending.values())
             for event in batch:
                 try:
-                    _group_send(event)
+                    _group_send(event, wait=True)
                 except Exception:
                     break
                 with self._lock:

@@ -12,11 +12,17 @@ _ALLOWED_SOURCES = {
 }
 
 
+def allowed_sources(target: str) -> frozenset[Status] | None:
+    """The statuses `target` may be reached from, besides itself; None when any status may."""
+    sources = _ALLOWED_SOURCES.get(Status(target))
+    return None if sources is None else frozenset(sources)
+
+
 def transition_allowed(*, current: str, target: str) -> bool:
     """Whether a submission in `current` may move to `target` (a same-status change always may)."""
     if current == target:
         return True
-    sources = _ALLOWED_SOURCES.get(Status(target))
+    sources = allowed_sources(target)
     return sources is None or Status(current) in sources
 
 

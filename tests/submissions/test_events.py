@@ -31,6 +31,7 @@ async def redis_channel_layer(settings, redis_server):
 
 def retries_ended() -> bool:
     """Waits (bounded) for the background retries to publish or give up; True if they have."""
+    events.flush()  # what failed is with the retries by then
     thread = events._retries._thread
     if thread is not None:
         thread.join(RETRIES_END_WITHIN_SECONDS)
