@@ -155,7 +155,7 @@ def test_a_submission_deleted_elsewhere_says_so_moves_the_focus_and_offers_the_w
     expect(page.locator("#live-data")).to_be_hidden()
     # The socket closing afterwards is no reason to reconnect: the page stays as it is.
     page.wait_for_function("() => !document.querySelector('#connection').checkVisibility()")
-    assert page.inner_text("#deleted").count("Reconnecting") == 0
+    assert "Reconnecting" not in page.inner_text("#submission")
     page.click("text=Back to your submissions")
     expect(page.locator("#submissions")).not_to_contain_text("Sheep flock")
 
@@ -257,3 +257,98 @@ def test_the_list_changes_statuses_in_place_and_shows_a_submission_created_elsew
     expect(new_row.locator(".badge")).to_have_text("Loaded")
     assert page.evaluate("window.notReloaded") is True
     assert page.locator("tbody tr").first.get_attribute("data-submission-id") == created["id"]
+
+
+def hold_requests(page, operation: str) -> list:
+    """Requests naming `operation` wait (in flight) until the test lets each go on; the rest pass."""
+    held = []
+
+    def route(route):
+        if operation in (route.request.post_data or ""):
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/graphql/", route)
+    return held
+
+
+def test_validate_is_unavailable_while_its_request_is_in_flight_and_says_so_when_refused(demo, chromium):
+    server = demo.start_server()
+    page = signed_in_page(chromium, server, [])
+    details(page, server, LOADED_ID)
+    held = hold_requests(page, "requestValidation")
+
+    page.click("#action-validate")
+    expect(page.locator("#reason-validate")).to_have_text("Sending the request…")
+    assert len(held) == 1 and page.get_attribute("#action-validate", "aria-disabled") == "true"
+    page.click("#action-validate", force=True)  # a second click sends nothing
+    # Meanwhile an operator set the submission aside: the server refuses the request, and says why.
+    demo.manage("set_submission_status", LOADED_ID, "ERROR", "--message", "Reset by an operator")
+    expect(page.locator("#status")).to_have_text("Error")
+    held[0].continue_()
+    expect(page.locator("#action-error")).not_to_be_empty()
+    assert len(held) == 1
+    assert page.inner_text("#reason-validate") == "Not after an error: an operator must reset it first."
+    assert page.inner_text("#status") == "Error", "a refused request changes nothing"
+
+
+def test_validate_and_submit_ask_for_the_work_and_the_page_follows_it(demo, chromium):
+    server = demo.start_server()
+    page = signed_in_page(chromium, server, [])
+    details(page, server, LOADED_ID)
+
+    page.click("#action-validate")
+    expect(page.locator("#status")).to_have_text("Waiting")
+    expect(page.locator("#message-text")).to_have_text("Validation requested")
+    expect(page.locator("#action-result")).to_contain_text("Validation requested.")
+    assert page.inner_text("#reason-validate") == "Wait: work on this submission is in progress."
+
+    demo.manage("set_submission_status", LOADED_ID, "READY", "--message", "Every record passed")
+    expect(page.locator("#action-submit")).not_to_have_attribute("aria-disabled", "true")
+    page.click("#action-submit")
+    expect(page.locator("#status")).to_have_text("Submitted")
+    expect(page.locator("#message-text")).to_have_text("Submission requested")
+    expect(page.locator("#announcer")).to_have_text("Status changed to Submitted: Submission requested")
+
+
+def test_edit_opens_the_records_with_issues_and_saves_a_fixed_attribute(demo, chromium):
+    server = demo.start_server()
+    problems = []
+    page = signed_in_page(chromium, server, problems)
+    details(page, server, NEED_REVISION_ID)
+    expect(page.locator("#animals-summary")).to_have_text("12 animals, 3 with issues, 2 waiting to be validated")
+
+    page.click("#action-edit")
+    expect(page.locator("#editor-heading")).to_be_focused()
+    assert page.get_attribute("#action-edit", "aria-expanded") == "true"
+    forms = page.locator("#editor form.record")
+    expect(forms).to_have_count(3)
+    first = forms.first
+    assert first.locator("legend").inner_text() == "Animal sow-008"
+    assert first.locator(".record-messages").inner_text() == "Birth date is in the future (column birth_date)"
+    field = first.get_by_label("birth_date")
+    assert field.get_attribute("aria-invalid") == "true"
+    assert page.inner_text(f"#{field.get_attribute('aria-describedby')}").startswith("Birth date is in the future")
+    assert_accessible(page, "details, editing records")
+
+    field.fill("2020-03-01")
+    first.locator(".save-record").click()
+    expect(first.locator(".record-result")).to_contain_text("Saved")
+    assert field.get_attribute("aria-invalid") is None
+    # Its result is cleared: one issue fewer, one more record waiting to be validated, live.
+    expect(page.locator("#animals-summary")).to_have_text("12 animals, 2 with issues, 3 waiting to be validated")
+    records = server.execute(
+        '{ submission(id: "3") { records(kind: ANIMAL, first: 100) { name attributes validation { outcome } } } }',
+        token=owner_token(demo),
+    )["data"]["submission"]["records"]
+    sow = next(record for record in records if record["name"] == "sow-008")
+    assert sow == {
+        "name": "sow-008",
+        "attributes": {"breed": "Friesian", "birth_date": "2020-03-01"},
+        "validation": None,
+    }
+
+    page.click("#editor-close")
+    expect(page.locator("#action-edit")).to_be_focused()
+    assert problems == []
