@@ -1,11 +1,15 @@
-"""The containers' set-up without containers: two daphne processes behind nginx with
-docker/nginx.conf, PostgreSQL and Redis, used through the load balancer."""
+"""The containers' set-up without containers: the web processes behind nginx with
+docker/nginx.conf, PostgreSQL and Redis, used through the load balancer; with the
+Compose file's own environment and health checks, and by a browser."""
 
 import asyncio
+import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -13,12 +17,14 @@ from pathlib import Path
 
 import pytest
 import websockets
+from playwright.sync_api import expect, sync_playwright
 
 from tests.conftest import free_port
+from tests.docker.files import NGINX_CONF, healthchecks, read_env_file, web_environment
+from tests.e2e.browser import CHROMIUM_ARGS, TIMEOUT_MS, chromium_executable, new_page
 from tests.e2e.client import GraphQLWebSocket
-from tests.e2e.conftest import STARTUP_TIMEOUT_SECONDS, graphql_post, require_service
+from tests.e2e.conftest import STARTUP_TIMEOUT_SECONDS, Project, graphql_post, require_service
 
-NGINX_CONF = Path(__file__).resolve().parents[2] / "docker" / "nginx.conf"
 UPDATE_STATUS = """
 mutation ($input: UpdateSubmissionStatusInput!) { updateSubmissionStatus(input: $input) { version } }
 """
@@ -136,5 +142,120 @@ def test_the_load_balancer_does_not_expose_metrics(project, tmp_path):
         # The machine itself still reads them, straight from the process.
         with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=5) as response:
             assert response.status == 200
+    finally:
+        balancer.stop()
+
+
+# The site's name, as a real deployment's ALLOWED_HOSTS has it; Chromium resolves it to this machine.
+SITE = "status.example.org"
+
+
+@pytest.fixture
+def database_url(request, tmp_path):
+    """PostgreSQL, as Compose runs it; SQLite where there is no PostgreSQL (outside CI only)."""
+    try:
+        return request.getfixturevalue("postgres_url")
+    except pytest.skip.Exception:
+        return f"sqlite:///{tmp_path / 'db.sqlite3'}"
+
+
+@pytest.fixture
+def compose_like(tmp_path, database_url, redis_server):
+    """The web processes' set-up as docker/compose.yaml makes it, without containers.
+
+    docker/.env is made from docker/.env.example as the Compose file's header says
+    (a SECRET_KEY, the site's name in ALLOWED_HOSTS); then the environment is what
+    Compose gives the web services: the image's ENV, that file, their `environment`.
+    Only what the Compose network decides is replaced: how the processes reach the
+    database and Redis, and where the load balancer connects from.
+    """
+    dot_env = {**read_env_file(), "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": SITE}
+    network = {"DATABASE_URL": database_url, "REDIS_URL": redis_server.url, "TRUSTED_PROXIES": "127.0.0.1/32"}
+    project = Project(env={**os.environ, **web_environment(dot_env), **network}, folder=tmp_path, redis=redis_server)
+    project.manage("migrate", "--noinput")  # the migrate service
+    yield project
+    for server in project.servers:
+        server.stop()
+
+
+@pytest.fixture
+def browser():
+    """Chromium, which takes SITE for this machine."""
+    executable = chromium_executable()
+    if not executable.exists():
+        require_service("Chromium", FileNotFoundError(executable))
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=executable, args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {SITE} 127.0.0.1"]
+        )
+        expect.set_options(timeout=TIMEOUT_MS)
+        yield chromium
+        chromium.close()
+
+
+def test_a_browser_signs_in_through_the_load_balancer_on_any_port_and_follows_a_submission_live(
+    compose_like, browser, tmp_path
+):
+    compose_like.manage("demo")
+    web = [compose_like.start_server(server="uvicorn") for _ in range(2)]  # the image's server
+    balancer = LoadBalancer(tmp_path, [server.port for server in web])
+    site = f"http://{SITE}:{balancer.port}"  # no CSRF_TRUSTED_ORIGINS, no WEBSOCKET_ALLOWED_ORIGINS
+    try:
+        problems = []
+        page = new_page(browser, problems)
+        page.goto(f"{site}/accounts/login/")
+        page.fill("#id_username", "demo")
+        page.fill("#id_password", "demo")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{site}/")  # CSRF's origin check passed
+
+        page.click("a[href^='/submissions/']")
+        page.wait_for_selector(".connection-live")  # the WebSocket's origin check passed
+        submission_id = re.search(r"/submissions/(\d+)/$", page.url).group(1)
+
+        compose_like.manage("set_submission_status", submission_id, "READY", "--message", "Checked", "--force")
+        expect(page.locator("#status")).to_have_text("Ready")
+        expect(page.locator("#message-text")).to_have_text("Checked")
+        # Over plain HTTP on a name other than localhost, Chromium ignores Django's
+        # Cross-Origin-Opener-Policy, and says so: that is all it may report.
+        assert [problem for problem in problems if "Cross-Origin-Opener-Policy" not in problem] == []
+    finally:
+        balancer.stop()
+
+
+def run_healthcheck(test: list[str], *, ports: dict[int, int]) -> subprocess.CompletedProcess:
+    """A Compose health check (CMD form) run beside the processes: `python` is the project's,
+    and the ports the containers have (8000, 8080) are the ones the processes got."""
+    kind, program, *arguments = test
+    assert kind == "CMD"
+    arguments = [re.sub(r"127\.0\.0\.1:(\d+)", lambda port: f"127.0.0.1:{ports[int(port[1])]}", a) for a in arguments]
+    return subprocess.run(
+        [sys.executable if program == "python" else program, *arguments], capture_output=True, text=True, timeout=30
+    )
+
+
+def test_every_health_check_of_the_compose_file_passes_whatever_allowed_hosts_is(compose_like, tmp_path):
+    checks = healthchecks()
+    # PostgreSQL's and Redis's are their images' own tools; the others are the project's.
+    assert set(checks) == {"db", "redis", "web1", "web2", "lb", "image"}
+    first, second = (compose_like.start_server(server="uvicorn") for _ in range(2))
+    balancer = LoadBalancer(tmp_path, [first.port, second.port])
+    try:
+        for name, server in (("web1", first), ("web2", second)):
+            for check in (checks[name], checks["image"]):
+                result = run_healthcheck(check, ports={8000: server.port})
+                assert result.returncode == 0, f"{name}: {result.stderr}"
+            # They call the process by its address, which ALLOWED_HOSTS does not list.
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(f"http://127.0.0.1:{server.port}/", timeout=5)
+            assert refused.value.code == 400
+        result = run_healthcheck(checks["lb"], ports={8080: balancer.port})
+        assert result.returncode == 0, result.stderr
+
+        # A stopped process fails its check (Compose restarts it); the others still pass.
+        first.stop()
+        assert run_healthcheck(checks["web1"], ports={8000: first.port}).returncode != 0
+        assert run_healthcheck(checks["web2"], ports={8000: second.port}).returncode == 0
+        assert run_healthcheck(checks["lb"], ports={8080: balancer.port}).returncode == 0
     finally:
         balancer.stop()
