@@ -12,7 +12,7 @@ SERVER ?= uvicorn
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo
-	$(BIN)/python -m api.servers $(SERVER) --host $(HOST) --port $(PORT)
+	$(BIN)/python -m api.run_local $(SERVER) --host $(HOST) --port $(PORT)
 
 # The suite runs on SQLite, then (all but the process tests, which make their
 # own databases) on PostgreSQL: required in CI, skipped elsewhere if absent.

@@ -65,10 +65,14 @@ class Worker:
         """Work until cancelled."""
         wake = asyncio.Event()
         listening = asyncio.create_task(self._listen(wake))
+        ready = False
         try:
             while True:
                 wake.clear()
                 request = await self._call(CLAIM, {"input": self._claim_input()})
+                if not ready:
+                    ready = True
+                    logger.info("Listening for work at %s as %s", self.client.url, self.settings.name)
                 if request["claimWorkRequest"] is not None:
                     await self.handle(request["claimWorkRequest"])
                     continue

@@ -14,6 +14,7 @@ from api.models import ApiToken
 from submissions import services
 from submissions.models import Record, RecordKind, Status, Submission, ValidationMessage, ValidationResult
 from tests.conftest import GroupProbe
+from worker.validation import validate
 
 User = get_user_model()
 
@@ -225,3 +226,13 @@ def test_the_demo_user_logs_in_with_password_demo():
     run("demo")
 
     assert Client().login(username="demo", password="demo") is True
+
+
+@pytest.mark.django_db
+def test_the_demo_flock_has_one_mistake_for_the_worker_to_find_and_the_owner_to_fix():
+    run("demo")
+    flock = Submission.objects.get(owner__username="demo", title="Sheep flock")
+    records = [{"kind": r.kind, "name": r.name, "attributes": r.attributes} for r in flock.records.all()]
+
+    issues = [(r["name"], r["messages"]) for r in validate(records) if r["outcome"] != "PASS"]
+    assert issues == [("ewe-007", [{"message": "Not an ISO-8601 date (YYYY-MM-DD)", "offendingColumn": "birth_date"}])]

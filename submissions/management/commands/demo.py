@@ -9,9 +9,24 @@ DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"
 
 
-def _records(prefix: str, kind: str, count: int) -> list[dict]:
+def _animals(prefix: str, count: int, breed: str, **overrides: dict) -> list[dict]:
+    """Animals named prefix-001...; `overrides` maps a name to the attributes that differ (a mistake to fix)."""
+    records = []
+    for n in range(1, count + 1):
+        name = f"{prefix}-{n:03}"
+        attributes = {"breed": breed, "sex": "female", "birth_date": f"2024-03-{n:02}", **overrides.get(name, {})}
+        records.append({"kind": RecordKind.ANIMAL, "name": name, "attributes": attributes})
+    return records
+
+
+def _samples(prefix: str, count: int, animal_prefix: str) -> list[dict]:
     return [
-        {"kind": kind, "name": f"{prefix}-{n:03}", "attributes": {"breed": "Friesian"}} for n in range(1, count + 1)
+        {
+            "kind": RecordKind.SAMPLE,
+            "name": f"{prefix}-{n:03}",
+            "attributes": {"animal": f"{animal_prefix}-{n:03}", "collection_date": "2025-06-01", "tissue": "blood"},
+        }
+        for n in range(1, count + 1)
     ]
 
 
@@ -32,13 +47,18 @@ class Command(BaseCommand):
         services.submission_create(owner=user, title="Cattle herd 2026", description="Waiting for upload.")
 
         loaded = services.submission_create(owner=user, title="Sheep flock", description="Imported, not validated.")
-        services.records_add(submission=loaded, records=_records("ewe", RecordKind.ANIMAL, 12))
+        # One mistake for validation to find, and the owner to fix: a date that does not exist.
+        ewes = _animals("ewe", 12, "Texel", **{"ewe-007": {"birth_date": "2024-02-30"}})
+        services.records_add(submission=loaded, records=ewes + _samples("wool", 6, "ewe"))
         services.set_status(loaded, Status.LOADED, "Import finished")
 
         revision = services.submission_create(owner=user, title="Pig trial", description="Validated with issues.")
         services.records_add(
             submission=revision,
-            records=_records("sow", RecordKind.ANIMAL, 12) + _records("blood", RecordKind.SAMPLE, 5),
+            records=_animals(
+                "sow", 12, "Large White", **{f"sow-{n:03}": {"birth_date": "2099-01-01"} for n in (8, 9, 10)}
+            )
+            + _samples("blood", 5, "sow"),
         )
         services.set_status(revision, Status.LOADED, "Import finished")
         results = [
@@ -48,7 +68,7 @@ class Command(BaseCommand):
                 "kind": RecordKind.ANIMAL,
                 "name": f"sow-{n:03}",
                 "outcome": ValidationOutcome.ERROR,
-                "messages": [{"message": "Birth date is in the future", "offending_column": "birth_date"}],
+                "messages": [{"message": "Date is in the future", "offending_column": "birth_date"}],
             }
             for n in range(8, 11)
         ]

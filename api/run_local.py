@@ -1,0 +1,72 @@
+"""`make run`: the server and the reference worker side by side, one command, stopped together.
+
+    python -m api.run_local uvicorn --host 127.0.0.1 --port 8000
+
+The worker runs as `manage.py run_worker --service-user worker`: a service
+token made for this run and deleted when it stops, so no secret is written
+anywhere. Ctrl-C (or SIGTERM) stops both; if either stops, so does the other;
+and on Linux neither outlives this process, even if it is killed.
+"""
+
+import argparse
+import ctypes
+import signal
+import subprocess
+import sys
+
+from api.servers import PROJECT_DIR, SERVERS, command
+
+WORKER_USERNAME = "worker"
+STOP_TIMEOUT_SECONDS = 15
+_PR_SET_PDEATHSIG = 1
+
+
+def _stop_with_parent() -> None:
+    # Linux: the kernel sends SIGTERM to the child when this process dies.
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _stop(children: list[subprocess.Popen]) -> int:
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    return max(abs(child.returncode or 0) for child in children)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m api.run_local", description="Serve the project with its worker.")
+    parser.add_argument("server", choices=SERVERS)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    url = f"http://{args.host}:{args.port}/graphql/"
+    worker = [sys.executable, "manage.py", "run_worker", "--url", url, "--service-user", WORKER_USERNAME]
+    children = []
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        for argv_ in (command(args.server, host=args.host, port=args.port), worker):
+            children.append(subprocess.Popen(argv_, cwd=PROJECT_DIR, preexec_fn=_stop_with_parent))
+        # Whichever stops first (a crash, a port in use), the other follows.
+        while all(child.poll() is None for child in children):
+            try:
+                children[0].wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                pass
+    except KeyboardInterrupt:
+        pass
+    return _stop(children)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
