@@ -191,6 +191,12 @@ def test_each_status_says_what_it_means_what_to_do_next_and_why_an_action_is_una
         assert page.get_attribute(f"#action-{action}", "aria-disabled") == "true"
         assert page.inner_text(f"#reason-{action}") == "Wait: work on this submission is in progress."
     assert "version" not in page.inner_text("#live-data").lower()
+    # The owner's description says what the submission holds; only the live status says where it stands.
+    for submission_id in (WAITING_ID, LOADED_ID, NEED_REVISION_ID):
+        page.goto(f"http://127.0.0.1:{server.port}/submissions/{submission_id}/")
+        description = page.inner_text(".description").lower()
+        assert not any(word in description for word in ("wait", "load", "import", "validat", "ready")), description
+    details(page, server, WAITING_ID)
     assert page.inner_text("#updated").endswith(("UTC", "GMT"))  # Chromium runs here in UTC
 
     demo.manage("set_submission_status", WAITING_ID, "READY", "--message", "All records passed")

@@ -44,15 +44,21 @@ class Command(BaseCommand):
             self.stdout.write("Demo data already present.")
             return
 
-        services.submission_create(owner=user, title="Cattle herd 2026", description="Waiting for upload.")
+        services.submission_create(
+            owner=user, title="Cattle herd 2026", description="Spring calves from the farm register."
+        )
 
-        loaded = services.submission_create(owner=user, title="Sheep flock", description="Imported, not validated.")
+        loaded = services.submission_create(
+            owner=user, title="Sheep flock", description="Twelve Texel ewes and six wool samples."
+        )
         # One mistake for validation to find, and the owner to fix: a date that does not exist.
         ewes = _animals("ewe", 12, "Texel", **{"ewe-007": {"birth_date": "2024-02-30"}})
         services.records_add(submission=loaded, records=ewes + _samples("wool", 6, "ewe"))
         services.set_status(loaded, Status.LOADED, "Import finished")
 
-        revision = services.submission_create(owner=user, title="Pig trial", description="Validated with issues.")
+        revision = services.submission_create(
+            owner=user, title="Pig trial", description="Twelve Large White sows and five blood samples."
+        )
         services.records_add(
             submission=revision,
             records=_animals(
