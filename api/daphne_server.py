@@ -25,8 +25,10 @@ with a backlog of 50, and all 5,000 (7-9 s) with the option at 30 s.
 """
 
 import argparse
+import logging
 import sys
 
+from daphne.access import AccessLogGenerator
 from daphne.cli import DEFAULT_HOST, DEFAULT_PORT, CommandLineInterface
 from daphne.server import Server
 from twisted.internet import reactor
@@ -34,9 +36,29 @@ from twisted.internet import reactor
 from api.servers import LISTEN_BACKLOG
 
 CLOSE_HANDSHAKE_TIMEOUT_SECONDS = 0.1
+access_logger = logging.getLogger("daphne.access")
+
+
+class LoggedAccess(AccessLogGenerator):
+    """Daphne's access lines through logging (logger `daphne.access`), formatted like every other line.
+
+    Daphne writes them to a stream of its own (standard output by default),
+    which bypasses LOGGING: with LOG_FORMAT=json they were the only plain lines.
+    """
+
+    def __init__(self):
+        super().__init__(stream=None)
+
+    def write_entry(self, host, date, request, status=None, length=None, ident=None, user=None):
+        access_logger.info('%s "%s" %s %s', host, request, status or "-", length or "-")
 
 
 class QuickClosingServer(Server):
+    def __init__(self, *args, **kwargs):
+        if kwargs.get("action_logger") is not None:
+            kwargs["action_logger"] = LoggedAccess()
+        super().__init__(*args, **kwargs)
+
     def run(self):
         # Server.run makes the WebSocket factory and then runs the reactor:
         # the option is set once the factory exists, before any connection.

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 from datetime import UTC, datetime
 
 
@@ -16,3 +17,11 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
+
+
+def project_logging() -> dict:
+    """The project's LOGGING, for a server that configures logging before it loads the application."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
+    from django.conf import settings
+
+    return settings.LOGGING

@@ -1,4 +1,4 @@
-"""The ASGI servers the project runs under: daphne (the default), uvicorn and granian.
+"""The ASGI servers the project runs under: uvicorn (the default), daphne and granian.
 
 All serve the same application. Measured with `python -m bench` on the
 2-core machine, one process, the embedded layer, medians of repeated runs
@@ -53,8 +53,6 @@ LISTENING = {
 # Connections the kernel queues before the server accepts them (it caps this
 # at net.core.somaxconn): a burst of clients connecting at once is not refused.
 LISTEN_BACKLOG = 4096
-# How long granian's supervisor waits for its worker to stop before killing it.
-GRANIAN_WORKER_KILL_TIMEOUT_SECONDS = 5
 
 
 def command(server: str, *, host: str = "127.0.0.1", port: int = 0, application: str = APPLICATION) -> list[str]:
@@ -66,34 +64,10 @@ def command(server: str, *, host: str = "127.0.0.1", port: int = 0, application:
         # api.uvicorn_server: uvloop and httptools, LISTEN_BACKLOG, and a graceful stop.
         return [sys.executable, "-m", "api.uvicorn_server", "--host", host, "--port", str(port), application]
     if server == "granian":
-        return [
-            sys.executable,
-            "-m",
-            "granian",
-            # ASGI without the lifespan protocol, which the application does not speak.
-            "--interface",
-            "asginl",
-            "--loop",
-            "uvloop",
-            "--ws",
-            "--workers",
-            "1",
-            "--host",
-            host,
-            # Granian's workers each bind the port themselves, so port 0 would
-            # leave every one on a different port, none of them logged.
-            "--port",
-            str(port or _free_port(host)),
-            "--backlog",
-            str(LISTEN_BACKLOG),
-            # Requests (WebSockets included) served at once; the default, the
-            # backlog, would leave connections past it waiting unserved.
-            "--backpressure",
-            "1000000",
-            "--workers-kill-timeout",
-            str(GRANIAN_WORKER_KILL_TIMEOUT_SECONDS),
-            application,
-        ]
+        # api.granian_server: uvloop, LISTEN_BACKLOG, and the project's LOGGING. Granian's workers each
+        # bind the port themselves, so port 0 would leave every one on a different port, none of them logged.
+        port = port or _free_port(host)
+        return [sys.executable, "-m", "api.granian_server", "--host", host, "--port", str(port), application]
     raise ValueError(f"unknown server {server!r}: choose one of {', '.join(SERVERS)}")
 
 

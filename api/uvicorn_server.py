@@ -17,6 +17,7 @@ import signal
 import uvicorn
 
 from api import shutdown
+from api.log_format import project_logging
 from api.servers import LISTEN_BACKLOG
 
 
@@ -53,6 +54,9 @@ def main(argv: list[str] | None = None) -> None:
         lifespan="off",
         # The application believes X-Forwarded-* from TRUSTED_PROXIES (api.asgi), under every server alike.
         proxy_headers=False,
+        # The project's LOGGING rather than uvicorn's own: its lines, access lines included, are
+        # formatted like every other (one JSON object a line in production).
+        log_config=project_logging(),
     )
     DrainingServer(config).run()
 
