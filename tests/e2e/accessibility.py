@@ -48,3 +48,9 @@ def describe_violations(violations: list[dict]) -> str:
         lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']} — {violation['helpUrl']}")
         lines.extend(f"    {node['target']}: {node['html'][:200]}" for node in violation["nodes"])
     return "\n".join(lines)
+
+
+def assert_accessible(page, where: str, **axe_options) -> None:
+    """Fail, naming `where` and every violation, unless axe-core finds none (see axe_violations)."""
+    violations = axe_violations(page, **axe_options)
+    assert violations == [], f"{where}:\n{describe_violations(violations)}"

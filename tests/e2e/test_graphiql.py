@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.accessibility import axe_violations, describe_violations
+from tests.e2e.accessibility import assert_accessible
 from tests.e2e.browser import DESKTOP, PHONE, new_page, signed_in_page
 
 SIGN_IN_URL = "/accounts/login/?next=/graphql/"
@@ -29,11 +29,6 @@ def open_graphiql(page, server):
 
 def run(page):
     page.click(".graphiql-execute-button")
-
-
-def assert_accessible(page, where: str):
-    violations = axe_violations(page)
-    assert violations == [], f"{where}:\n{describe_violations(violations)}"
 
 
 def test_signed_out_it_says_how_to_sign_in_or_pass_a_token(demo, chromium):
