@@ -42,7 +42,7 @@ def parser() -> argparse.ArgumentParser:
         help="embedded, redis (core and pubsub) or all; default embedded, and all for `all`",
     )
     common.add_argument(
-        "--server", choices=[*SERVERS, "all"], default="daphne", help="the ASGI server, or all (default daphne)"
+        "--server", choices=[*SERVERS, "all"], default="uvicorn", help="the ASGI server, or all (default uvicorn)"
     )
     common.add_argument(
         "--variants",

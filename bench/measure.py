@@ -26,7 +26,7 @@ class Options:
     interval_s: float = 0.02  # between two changes
     senders: int = 4  # change POSTs in flight at once
     client_processes: int = 2
-    connect_concurrency: int = 50  # daphne (Twisted) listens with a backlog of 50
+    connect_concurrency: int = 50  # handshakes in flight at once, as a crowd of browsers reconnecting would be
     setup_timeout_s: float | None = None  # None: SETUP_TIMEOUT_FLOOR_S or SETUP_TIMEOUT_PER_CONNECTION_S each
     quiet_s: float = 5.0  # stop waiting for events after this long with none
     drain_max_s: float = 60.0  # and at the latest this long after the last change was sent

@@ -339,7 +339,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="measured per cell, after a warm-up (default 4)")
     parser.add_argument("--submissions", type=int, default=50)
     parser.add_argument("--worker-calls", type=int, default=500, help="set_status calls of the worker loop; 0: none")
-    parser.add_argument("--server", default="daphne", help="the ASGI server (api.servers.SERVERS)")
+    parser.add_argument("--server", default="uvicorn", help="the ASGI server (default uvicorn)")
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument("--keep", action="store_true", help="keep the servers' logs and databases")
 
