@@ -150,13 +150,19 @@ def cluster(request, tmp_path, postgres_url, redis_server):
 
 
 @pytest.fixture
-def chromium():
+def chromium_args() -> list[str]:
+    """Chromium's command line; a test module overrides this fixture to add to it."""
+    return CHROMIUM_ARGS
+
+
+@pytest.fixture
+def chromium(chromium_args):
     """Headless Chromium (Playwright's sync API); a missing browser fails in CI."""
     executable = chromium_executable()
     if not executable.exists():
         require_service("Chromium", FileNotFoundError(executable))
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=executable, args=chromium_args)
         expect.set_options(timeout=TIMEOUT_MS)
         yield browser
         browser.close()

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 import websockets
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests.conftest import free_port
 from tests.docker.files import NGINX_CONF, healthchecks, read_env_file, web_environment
-from tests.e2e.browser import CHROMIUM_ARGS, TIMEOUT_MS, chromium_executable, new_page
+from tests.e2e.browser import CHROMIUM_ARGS, new_page
 from tests.e2e.client import GraphQLWebSocket
 from tests.e2e.conftest import STARTUP_TIMEOUT_SECONDS, Project, graphql_post, require_service
 
@@ -179,22 +179,13 @@ def compose_like(tmp_path, database_url, redis_server):
 
 
 @pytest.fixture
-def browser():
-    """Chromium, which takes SITE for this machine."""
-    executable = chromium_executable()
-    if not executable.exists():
-        require_service("Chromium", FileNotFoundError(executable))
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=executable, args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {SITE} 127.0.0.1"]
-        )
-        expect.set_options(timeout=TIMEOUT_MS)
-        yield chromium
-        chromium.close()
+def chromium_args():
+    """Chromium takes SITE for this machine."""
+    return [*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {SITE} 127.0.0.1"]
 
 
 def test_a_browser_signs_in_through_the_load_balancer_on_any_port_and_follows_a_submission_live(
-    compose_like, browser, tmp_path
+    compose_like, chromium, tmp_path
 ):
     compose_like.manage("demo")
     web = [compose_like.start_server(server="uvicorn") for _ in range(2)]  # the image's server
@@ -202,7 +193,7 @@ def test_a_browser_signs_in_through_the_load_balancer_on_any_port_and_follows_a_
     site = f"http://{SITE}:{balancer.port}"  # no CSRF_TRUSTED_ORIGINS, no WEBSOCKET_ALLOWED_ORIGINS
     try:
         problems = []
-        page = new_page(browser, problems)
+        page = new_page(chromium, problems)
         page.goto(f"{site}/accounts/login/")
         page.fill("#id_username", "demo")
         page.fill("#id_password", "demo")
