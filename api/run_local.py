@@ -11,13 +11,20 @@ and on Linux neither outlives this process, even if it is killed.
 import argparse
 import ctypes
 import signal
+import socket
 import subprocess
 import sys
 
+from api.embedded_redis import ensure_configured_server
 from api.servers import PROJECT_DIR, SERVERS, command
 
 WORKER_USERNAME = "worker"
 STOP_TIMEOUT_SECONDS = 15
+ANNOUNCEMENT = """
+Serving on http://{host}:{port}/ : sign in as demo / demo. GraphiQL is at /graphql/.
+Ctrl-C stops the server, its worker and its embedded Redis. Another port or server:
+make run PORT=8080 SERVER=daphne
+"""
 _PR_SET_PDEATHSIG = 1
 
 
@@ -25,6 +32,14 @@ def _stop_with_parent() -> None:
     # Linux: the kernel sends SIGTERM to the child when this process dies.
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1" if host == "0.0.0.0" else host, port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def _stop(children: list[subprocess.Popen]) -> int:
@@ -55,10 +70,15 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     try:
+        # Started here, the embedded Redis lives as long as this process: it outlasts the server's drain.
+        ensure_configured_server()
         for argv_ in (command(args.server, host=args.host, port=args.port), worker):
             children.append(subprocess.Popen(argv_, cwd=PROJECT_DIR, preexec_fn=_stop_with_parent))
+        announced = False
         # Whichever stops first (a crash, a port in use), the other follows.
         while all(child.poll() is None for child in children):
+            if not announced and (announced := _listening(args.host, args.port)):
+                print(ANNOUNCEMENT.format(host=args.host, port=args.port), flush=True)
             try:
                 children[0].wait(timeout=0.5)
             except subprocess.TimeoutExpired:

@@ -55,6 +55,16 @@ LISTENING = {
 LISTEN_BACKLOG = 4096
 
 
+def wrapper_arguments(prog: str, argv: list[str] | None) -> argparse.Namespace:
+    """The command line of api.uvicorn_server and api.granian_server: --host, --port, --backlog, the application."""
+    parser = argparse.ArgumentParser(prog=prog, description="Serve an ASGI application.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--backlog", type=int, default=LISTEN_BACKLOG)
+    parser.add_argument("application", help="module:attribute")
+    return parser.parse_args(argv)
+
+
 def command(server: str, *, host: str = "127.0.0.1", port: int = 0, application: str = APPLICATION) -> list[str]:
     """The command that serves `application` (module:attribute) with `server` on host:port (port 0: a free one)."""
     if server == "daphne":

@@ -10,7 +10,6 @@ balancer); then uvicorn stops as usual. A second SIGTERM stops at once.
     python -m api.uvicorn_server --host 127.0.0.1 --port 8000 api.asgi:application
 """
 
-import argparse
 import asyncio
 import signal
 
@@ -18,7 +17,7 @@ import uvicorn
 
 from api import shutdown
 from api.log_format import project_logging
-from api.servers import LISTEN_BACKLOG
+from api.servers import wrapper_arguments
 
 
 class DrainingServer(uvicorn.Server):
@@ -36,12 +35,7 @@ class DrainingServer(uvicorn.Server):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m api.uvicorn_server", description="Serve an ASGI application.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--backlog", type=int, default=LISTEN_BACKLOG)
-    parser.add_argument("application", help="module:attribute")
-    args = parser.parse_args(argv)
+    args = wrapper_arguments("python -m api.uvicorn_server", argv)
     config = uvicorn.Config(
         args.application,
         host=args.host,

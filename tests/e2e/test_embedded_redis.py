@@ -1,0 +1,88 @@
+"""The embedded Redis lives as long as the process that started it, and a server that finds it gone starts it again."""
+
+import asyncio
+import signal
+import subprocess
+import sys
+
+import psutil
+import redis
+
+from tests.e2e.client import GraphQLWebSocket
+from tests.e2e.conftest import PROJECT_DIR
+from tests.e2e.test_make_run import processes_using
+
+CREATE = 'mutation { createSubmission(input: {title: "Herd"}) { id } }'
+UPDATE_STATUS = """
+mutation ($input: UpdateSubmissionStatusInput!) { updateSubmissionStatus(input: $input) { version } }
+"""
+OWNER = """
+import sys
+from api.embedded_redis import ensure_server
+ensure_server(sys.argv[1])
+print("serving", flush=True)
+sys.stdin.read()
+"""
+STOP_SECONDS = 30
+RESTART_SECONDS = 30
+
+
+def test_the_embedded_redis_dies_with_the_process_that_started_it_even_when_it_is_killed(tmp_path):
+    socket_path = tmp_path / "redis.sock"
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER, str(socket_path)],
+        cwd=PROJECT_DIR,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert owner.stdout.readline() == "serving\n"
+        assert redis.Redis(unix_socket_path=str(socket_path)).ping()
+        started = processes_using(socket_path)
+        assert started
+    finally:
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+    gone, alive = psutil.wait_procs(started, timeout=STOP_SECONDS)
+    assert alive == []
+
+
+async def test_a_server_starts_the_embedded_redis_again_when_it_is_gone_and_subscribers_go_on(project):
+    socket_path = project.env["EMBEDDED_REDIS_SOCKET"]
+    server = project.start_server(server="uvicorn")
+    token = project.manage("create_api_token", "pipeline", "--create-user", "--service").strip()
+    pk = (await asyncio.to_thread(server.execute, CREATE, token=token))["data"]["createSubmission"]["id"]
+    client = GraphQLWebSocket(server.ws_url)
+    try:
+        assert (await client.connect({"authorization": f"Bearer {token}"}))["type"] == "connection_ack"
+        await client.subscribe("1", {"id": pk})
+        assert (await client.next_event("1"))["version"] == 1
+
+        # Someone deletes it: the process goes, and its socket with it.
+        embedded = [p for p in processes_using(socket_path) if "redis-server" in p.name()]
+        for process in embedded:
+            process.kill()
+        psutil.wait_procs(embedded, timeout=STOP_SECONDS)
+        project.folder.joinpath("redis.sock").unlink(missing_ok=True)
+
+        # The server's listener notices within a heartbeat and starts it again, as its owner.
+        async def restarted():
+            while not [p for p in processes_using(socket_path) if "redis-server" in p.name()]:
+                await asyncio.sleep(0.1)  # another process is starting it: there is no event to wait on
+
+        await asyncio.wait_for(restarted(), RESTART_SECONDS)
+        (watchdog,) = [p for p in processes_using(socket_path) if p.name().startswith("python")]
+        assert watchdog.cmdline()[3] == str(server.process.pid)
+
+        variables = {"input": {"id": pk, "status": "LOADED", "message": "Imported"}}
+        assert (await asyncio.to_thread(server.execute, UPDATE_STATUS, variables, token=token)) == {
+            "data": {"updateSubmissionStatus": {"version": 2}}
+        }
+        event = await client.next_event("1")
+        assert (event["version"], event["status"]) == (2, "LOADED")
+        await asyncio.to_thread(project.manage, "set_submission_status", pk, "ERROR", "--message", "Bad file")
+        event = await client.next_event("1")
+        assert (event["version"], event["status"], event["message"]) == (3, "ERROR", "Bad file")
+    finally:
+        await client.close()
