@@ -22,8 +22,7 @@ def test_the_details_page_follows_status_message_counts_and_actions_live(demo, c
     expect(page.locator("#animals-summary")).to_have_text("12 animals, 3 with issues, 2 waiting to be validated")
     assert page.inner_text("#status") == "Need Revision"
     assert (
-        page.inner_text("#messages tbody")
-        == "animal\tDate is in the future\tbirth_date\t3: sow-008, sow-009, sow-010"
+        page.inner_text("#messages tbody") == "animal\tDate is in the future\tbirth_date\t3: sow-008, sow-009, sow-010"
     )
     assert not page.is_disabled("#action-delete") and page.is_disabled("#action-submit")
 
