@@ -9,26 +9,38 @@ context: measured, that was most of a mutation's cost. Here such a request
 goes straight to the same view, on the event loop, and its response gets the
 headers the middleware would have added. Every other request, and a
 streamed answer (a subscription over HTTP), takes Django's path.
+
+The common case (a JSON object with a `query` string, which names a query
+or a mutation) is executed here directly, without the view's generic
+request machinery; anything else (a malformed body, a batch, a subscription)
+is answered by the view itself, so that every refusal reads the same.
 """
 
 import io
 import json
 import logging
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponse
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
+from strawberry.exceptions import MissingQueryError
+from strawberry.http import process_result
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
 
+from api.auth import recent_viewer
 from api.errors import UNEXPECTED_ERROR_CODE, request_error_body
-from api.views import GRAPHQL_RESPONSE_MEDIA_TYPE
+from api.views import GRAPHQL_RESPONSE_MEDIA_TYPE, viewer_context, without_data_when_not_executed
 
 logger = logging.getLogger("django.request")
 
 GRAPHQL_PATHS = frozenset({"/graphql", "/graphql/"})
 STREAMED_MEDIA_TYPES = (b"multipart/", b"text/event-stream")
+QUERIES_AND_MUTATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
 
 def _is_token_post(scope) -> bool:
@@ -50,9 +62,10 @@ def _no_view(request):  # the middleware below only add headers to a response
 class TokenRequests:
     """ASGI: token-carrying GraphQL POSTs to `view`, everything else to `application`."""
 
-    def __init__(self, application, *, view):
+    def __init__(self, application, *, view, schema):
         self.application = application
         self.view = view
+        self.schema = schema
         self.header_middleware = (SecurityMiddleware(_no_view), XFrameOptionsMiddleware(_no_view))
 
     async def __call__(self, scope, receive, send) -> None:
@@ -63,17 +76,17 @@ class TokenRequests:
         except _Disconnected:
             return
         request = ASGIRequest(scope, io.BytesIO(body or b""))
-        response = await self._respond(request, body_too_large=body is None)
+        response = await self._respond(request, body)
         for middleware in self.header_middleware:
             response = middleware.process_response(request, response)
         response.setdefault("Content-Length", str(len(response.content)))  # as CommonMiddleware sets it
         await _send_response(send, response)
 
-    async def _respond(self, request: ASGIRequest, *, body_too_large: bool) -> HttpResponse:
+    async def _respond(self, request: ASGIRequest, body: bytes | None) -> HttpResponse:
         media = (
             GRAPHQL_RESPONSE_MEDIA_TYPE if GRAPHQL_RESPONSE_MEDIA_TYPE in request.headers.get("Accept", "") else None
         )
-        if body_too_large:
+        if body is None:
             return _error(413, f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.", media)
         try:
             request.get_host()
@@ -81,10 +94,59 @@ class TokenRequests:
             # Django's path refuses it too (CommonMiddleware validates the host).
             return _error(400, "The Host header is not one this server answers to.", media)
         try:
-            return await self.view(request)
+            return await self._execute(request, body) or await self.view(request)
         except Exception:
             logger.exception("Internal Server Error: %s", request.path, extra={"status_code": 500, "request": request})
             return _error(500, "Unexpected error.", media, code=UNEXPECTED_ERROR_CODE)
+
+    async def _execute(self, request: ASGIRequest, body: bytes) -> HttpResponse | None:
+        """The response to a well-formed query or mutation; None for anything the view must answer."""
+        if "application/json" not in request.content_type:
+            return None
+        try:
+            document = json.loads(body, parse_constant=_not_json)
+        except ValueError:
+            return None
+        if not _plain_request(document):
+            return None
+        authorization = request.headers["Authorization"]
+        if (viewer := recent_viewer(authorization=authorization)) is not None:
+            context = {"request": request, "viewer": viewer}
+        else:
+            context = {"request": request, **await sync_to_async(viewer_context)(authorization=authorization)}
+        try:
+            result = await self.schema.execute(
+                document["query"],
+                variable_values=document.get("variables"),
+                context_value=context,
+                operation_name=document.get("operationName"),
+                allowed_operation_types=QUERIES_AND_MUTATIONS,
+                operation_extensions=document.get("extensions"),
+            )
+        except (InvalidOperationTypeError, CannotGetOperationTypeError, MissingQueryError):
+            return None  # refused before execution: the view says why, as it does on Django's path
+        payload = without_data_when_not_executed(result, process_result(result))
+        graphql_response = GRAPHQL_RESPONSE_MEDIA_TYPE in request.headers.get("Accept", "")
+        status = 400 if graphql_response and "data" not in payload else 200
+        content_type = f"{GRAPHQL_RESPONSE_MEDIA_TYPE}; charset=utf-8" if graphql_response else "application/json"
+        # Encoded as Strawberry's views encode it.
+        return HttpResponse(json.dumps(payload, separators=(",", ":")), status=status, content_type=content_type)
+
+
+def _not_json(name: str):
+    raise ValueError(name)  # NaN and Infinity: the view refuses them
+
+
+def _plain_request(document) -> bool:
+    """A JSON object with a query string and well-typed optional members: what the direct path executes."""
+    return (
+        type(document) is dict
+        and type(document.get("query")) is str
+        and bool(document["query"].strip())
+        and isinstance(document.get("variables"), dict | None)
+        and isinstance(document.get("operationName"), str | None)
+        and isinstance(document.get("extensions"), dict | None)
+    )
 
 
 def _error(status: int, message: str, media: str | None, *, code: str | None = None) -> HttpResponse:

@@ -29,11 +29,25 @@ SUBSCRIPTIONS_OVER_HTTP = (
 REQUEST_BODY_EXAMPLE = '{"query": "{ viewer { username } }", "variables": {}}'
 
 
-def _viewer_of(request) -> dict:
+def viewer_context(*, authorization: str | None, session_user=None) -> dict:
+    """The context entries naming who asks: the viewer, or why the credentials were refused."""
     try:
-        return {"viewer": resolve_viewer(authorization=request.headers.get("Authorization"), session_user=request.user)}
+        return {"viewer": resolve_viewer(authorization=authorization, session_user=session_user)}
     except InvalidCredentials as error:
         return {"viewer": None, "credentials_error": str(error)}
+
+
+def _viewer_of(request) -> dict:
+    authorization = request.headers.get("Authorization")
+    # A request with a token has no session to read (api.token_requests serves it without the middleware).
+    return viewer_context(authorization=authorization, session_user=None if authorization else request.user)
+
+
+def without_data_when_not_executed(result, response: dict) -> dict:
+    """`response` without `data` when an error came before execution (parse, validation, limits), as the spec says."""
+    if result.data is None and result.errors and all(error.path is None for error in result.errors):
+        response.pop("data", None)
+    return response
 
 
 class _CsrfCheck(CsrfViewMiddleware):
@@ -186,12 +200,7 @@ class GraphQLView(AsyncGraphQLView):
         return await super().render_graphql_ide(request)
 
     async def process_result(self, request, result):
-        response = await super().process_result(request, result)
-        # An error before execution (parse, validation, limits) means no
-        # execution happened: the GraphQL spec says `data` is then absent.
-        if result.data is None and result.errors and all(error.path is None for error in result.errors):
-            response.pop("data", None)
-        return response
+        return without_data_when_not_executed(result, await super().process_result(request, result))
 
     def create_response(self, response_data, sub_response):
         response = super().create_response(response_data, sub_response)

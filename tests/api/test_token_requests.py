@@ -68,6 +68,13 @@ def token(service):
         ('{"query": 42}', b"application/json"),
         ('[{"query": "{ viewer { username } }"}]', b"application/json"),
         ('{"query": "mutation { createSubmission(input: {title: \\"\\"}) { id } }"}', b"application/json"),
+        ('{"query": "{ nothing }"}', b"application/json"),
+        ('{"query": "query ($id: ID!) { submission(id: $id) { id } }", "variables": {"id": [1]}}', b"application/json"),
+        ('{"query": "query A { viewer { username } } query B { __typename }", "operationName": "B"}', b"*/*"),
+        ('{"query": "query A { viewer { username } } query B { __typename }"}', b"application/json"),
+        ('{"query": "subscription { submissionStatus(submissionId: \\"1\\") { version } }"}', b"application/json"),
+        ('{"query": "{ viewer { username } }", "variables": {"x": NaN}}', b"application/json"),
+        ('{"query": "{ viewer { username } }", "operationName": 3}', b"application/json"),
     ],
     ids=[
         "query",
@@ -79,6 +86,13 @@ def token(service):
         "no-document",
         "batch",
         "bad-input",
+        "invalid-json-response",
+        "bad-variables",
+        "named-operation",
+        "two-operations",
+        "subscription",
+        "nan",
+        "bad-operation-name",
     ],
 )
 async def test_a_token_request_is_answered_as_djangos_path_answers_it(token, body, accept):
