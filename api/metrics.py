@@ -18,6 +18,14 @@ websockets_closed = Counter(
     "Open WebSockets the server closed for a limit or revoked access, by reason.",
     ["reason"],
 )
+http_streams_open = Gauge(
+    "http_subscription_streams_open", "Subscriptions over HTTP (multipart, SSE) open in this process."
+)
+http_streams_closed = Counter(
+    "http_subscription_streams_closed_by_server_total",
+    "Subscriptions over HTTP the server ended early (too slow, revoked access, shutdown), by reason.",
+    ["reason"],
+)
 
 
 def _allowed(request) -> bool:

@@ -7,7 +7,7 @@ from asgiref.sync import sync_to_async
 from cross_web import HTTPException
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponse, UnreadablePostError
+from django.http import HttpResponse, StreamingHttpResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.utils.decorators import method_decorator
@@ -21,10 +21,14 @@ from strawberry.types.graphql import OperationType
 
 from api.auth import InvalidCredentials, recent_viewer, resolve_viewer
 from api.errors import request_error_body
+from api.open_sockets import credential_of
+from api.proxies import scope_client_address
+from live import http as http_streams
+from live.http import STREAM_ACCEPT_HINT
 
 GRAPHQL_RESPONSE_MEDIA_TYPE = "application/graphql-response+json"
 SUBSCRIPTIONS_OVER_HTTP = (
-    "Subscriptions are served over WebSocket at /graphql/ (graphql-transport-ws, or the legacy graphql-ws)."
+    f"A subscription is a stream of results, which a JSON response cannot carry: {STREAM_ACCEPT_HINT}."
 )
 REQUEST_BODY_EXAMPLE = '{"query": "{ viewer { username } }", "variables": {}}'
 
@@ -99,7 +103,11 @@ class GraphQLView(AsyncGraphQLView):
                     "header, or authenticate with 'Authorization: Bearer <token>' instead of the session.",
                     code="FORBIDDEN",
                 )
+            if (framing := http_streams.framing_for(request.headers.get("Accept", ""))) is not None:
+                return await self.stream(request, framing)
             return await self.run(request=request)
+        except http_streams.Refused as refusal:
+            return self.request_error(refusal.status, refusal.message)
         except HTTPException as error:
             return self.request_error(error.status_code, error.reason)
         except RequestDataTooBig:
@@ -108,6 +116,34 @@ class GraphQLView(AsyncGraphQLView):
             )
         except (UnreadablePostError, MultiPartParserError):
             return self.request_error(400, "The request body could not be read.")
+
+    async def stream(self, request, framing: http_streams.Framing) -> StreamingHttpResponse:
+        """The operation's results as a stream (live.http): how subscriptions are served over HTTP."""
+        if not self.is_request_allowed(request):
+            raise HTTPException(405, "GraphQL only supports GET and POST requests.")
+        request_data = await self.parse_http_body(self.request_adapter_class(request))
+        context = await self.get_context(request, await self.get_sub_response(request))
+        stream = http_streams.ResultStream(
+            self.schema,
+            framing=framing,
+            viewer=context["viewer"],
+            context=context,
+            request_data=request_data,
+            allowed_operation_types=OperationType.from_http(request.method),
+        )
+        authorization = request.headers.get("Authorization") or None
+        session_key = None if authorization else request.session.session_key
+        http_streams.admit(
+            client_address=scope_client_address(request.scope),
+            credential=credential_of(authorization, session_key, context["viewer"]) if context["viewer"] else None,
+            stream=stream,
+        )
+        return StreamingHttpResponse(
+            stream.body(),
+            content_type=framing.content_type,
+            # No cache may keep a stream, nor a proxy hold it back (nginx buffers responses).
+            headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"},
+        )
 
     async def _csrf_failure(self, request) -> str | None:
         """Why a POST riding the session cookie fails the CSRF check; None if it passes or needs none."""
@@ -176,7 +212,7 @@ class GraphQLView(AsyncGraphQLView):
             )
         except InvalidOperationTypeError as error:
             if error.operation_type == OperationType.SUBSCRIPTION:
-                raise HTTPException(400, SUBSCRIPTIONS_OVER_HTTP) from error
+                raise HTTPException(406, SUBSCRIPTIONS_OVER_HTTP) from error
             # GraphQL over HTTP: a mutation sent with GET is 405, not 400.
             raise HTTPException(405, error.as_http_error_reason(request_adapter.method)) from error
         except CannotGetOperationTypeError as error:

@@ -180,7 +180,7 @@ def test_get_with_bad_query_string_parameters_is_bad_user_input(owner, no_error_
 
 @pytest.mark.parametrize("method", ["post", "get"])
 @pytest.mark.parametrize("accept", ["application/json", GRAPHQL_RESPONSE])
-def test_a_subscription_over_json_http_is_a_request_error_saying_to_use_websocket(
+def test_a_subscription_over_json_http_is_not_acceptable_and_says_what_to_use(
     owner, submission, no_error_logged, method, accept
 ):
     query = SUBSCRIBE.replace('"1"', f'"{submission.pk}"')
@@ -189,11 +189,9 @@ def test_a_subscription_over_json_http_is_a_request_error_saying_to_use_websocke
         response = post(json.dumps({"query": query}), headers=headers)
     else:
         response = Client().get("/graphql/", {"query": query}, headers=headers)
-    message = assert_request_error(response, 400, media_type=accept)
-    assert (
-        message
-        == "Subscriptions are served over WebSocket at /graphql/ (graphql-transport-ws, or the legacy graphql-ws)."
-    )
+    message = assert_request_error(response, 406, media_type=accept)
+    for what in ("multipart/mixed;subscriptionSpec=1.0", "text/event-stream", "WebSocket at /graphql/"):
+        assert what in message
 
 
 # Ids that cannot exist
