@@ -115,27 +115,24 @@ class _PublishingLoop:
 
     def __init__(self):
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._owned = False  # a loop on a thread of our own, rather than a server's
         self._queue: asyncio.Queue | None = None
         self._pid = None
         self._lock = threading.Lock()
         self._layer = self._configured_as = None
 
     def send(self, shared_layer, event: dict) -> None:
-        """Queue `event` for `shared_layer`'s configuration; it is published from this loop's thread."""
-        loop, queue = self._running()
-        with self._lock:
-            if self._configured_as is not shared_layer:  # the settings changed (tests)
-                self._layer, self._configured_as = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER), shared_layer
-            layer = self._layer
+        """Queue `event` for `shared_layer`'s configuration; it is published from the loop."""
+        loop, queue = self._running(shared_layer)
         if queue.qsize() >= self.MAX_QUEUED:
             _retries.add(event)
         else:
-            loop.call_soon_threadsafe(queue.put_nowait, (layer, event))
+            loop.call_soon_threadsafe(queue.put_nowait, event)
 
     def send_now(self, shared_layer, event: dict) -> None:
         """Publish `event` and wait until the layer has it (the retries, which must know whether it failed)."""
-        loop, _ = self._running()
-        future = asyncio.run_coroutine_threadsafe(_layer_send(self._layer or shared_layer, event), loop)
+        loop, _ = self._running(shared_layer)
+        future = asyncio.run_coroutine_threadsafe(_layer_send(self._layer, event), loop)
         try:
             future.result(self.FLUSH_SECONDS)
         except TimeoutError:
@@ -143,55 +140,77 @@ class _PublishingLoop:
             raise
 
     def publish_from(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Publish from `loop`, a server's running loop, unless this process already publishes from one."""
+        """Publish from `loop`, a server's running loop, unless this process already publishes from a live one."""
         if self._loop is loop:
             return
         with self._lock:
-            if self._loop is None or self._pid != os.getpid():
-                self._start(loop)
+            if not self._usable():
+                self._start(loop, owned=False)
 
     def flush(self) -> None:
         """Wait (a bounded time) until every queued event has left: before the process exits."""
         with self._lock:
             loop, queue = (self._loop, self._queue) if self._pid == os.getpid() else (None, None)
-        if loop is None or queue.empty():
+        if loop is None:
             return
-        if loop.is_closed() or not loop.is_running():
+        if not loop.is_running():
             # The server's loop has stopped (Ctrl-C): what it had not yet sent goes out now, from here.
-            pending = [queue.get_nowait()[1] for _ in range(queue.qsize())]
-            asyncio.run(_send_all(pending))
+            asyncio.run(_send_all(_take_all(queue)))
             return
         try:
             asyncio.run_coroutine_threadsafe(queue.join(), loop).result(self.FLUSH_SECONDS)
         except Exception:
             logger.warning("Exiting with %d events not yet published", queue.qsize())
 
-    def _running(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue]:
+    def _usable(self) -> bool:
+        # A server's loop serves while it runs (tests run one per test); ours until the process forks.
+        return (
+            self._loop is not None
+            and self._pid == os.getpid()
+            and (self._owned or (self._loop.is_running() and not self._loop.is_closed()))
+        )
+
+    def _running(self, shared_layer) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue]:
         with self._lock:
-            if self._loop is None or self._pid != os.getpid():  # a forked child needs a thread of its own
+            if not self._usable():
                 loop = asyncio.new_event_loop()
-                self._start(loop)
+                self._start(loop, owned=True)
                 threading.Thread(target=loop.run_forever, name="event-publisher", daemon=True).start()
+            if self._configured_as is not shared_layer:  # the settings changed (tests)
+                self._layer, self._configured_as = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER), shared_layer
             return self._loop, self._queue
 
-    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _start(self, loop: asyncio.AbstractEventLoop, *, owned: bool) -> None:
+        # What a stopped loop had not sent yet is sent by the new one.
+        leftover = _take_all(self._queue) if self._queue is not None and self._pid == os.getpid() else []
         self._queue = asyncio.Queue()
-        self._loop, self._pid, self._configured_as = loop, os.getpid(), None
+        for event in leftover:
+            self._queue.put_nowait(event)
+        self._loop, self._owned, self._pid = loop, owned, os.getpid()
+        # Connections belong to a loop: each loop has a layer instance of its own.
+        self._layer, self._configured_as = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER), get_channel_layer()
         loop.call_soon_threadsafe(lambda: loop.create_task(self._drain(self._queue)))
 
     async def _drain(self, queue: asyncio.Queue) -> None:
         while True:
-            layer, event = await queue.get()
+            event = await queue.get()
             try:
-                await _layer_send(layer, event)
+                await _layer_send(self._layer, event)
             except Exception:
                 _publish_failed(event)
                 # The layer is down: what is queued behind would fail too, each after a timeout.
-                while not queue.empty():
-                    _retries.add(queue.get_nowait()[1])
-                    queue.task_done()
+                for queued in _take_all(queue):
+                    _retries.add(queued)
             finally:
                 queue.task_done()
+
+
+def _take_all(queue: asyncio.Queue) -> list[dict]:
+    taken = []
+    while not queue.empty():
+        taken.append(queue.get_nowait())
+        queue.task_done()
+    return taken
 
 
 _publishing_loop = _PublishingLoop()
