@@ -23,8 +23,9 @@ All serve the same application. Measured with `python -m bench` on the
   connection_init timeout's 4408; tests/e2e/test_hostile_sockets.py). On
   SIGTERM it drops open WebSockets (1006). Its work happens in a worker
   process: read memory and CPU from the process and its children.
-- Daphne stays the default: on SIGTERM it closes WebSockets with 1000 and
-  drains them (api.shutdown), where uvicorn closes them with 1012.
+- uvicorn is the default (`make run`, the image): it measured fastest, and
+  through api.uvicorn_server it drains on SIGTERM as daphne does (close
+  1000, /readyz 503; api.shutdown).
 
     python -m api.servers uvicorn --host 127.0.0.1 --port 8000
 """
