@@ -1,13 +1,18 @@
 """Subscriptions over HTTP (multipart and Server-Sent Events) against a real server, over real sockets."""
 
 import json
+import queue
+import re
+import shutil
+import subprocess
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
 import pytest
 
-from tests.e2e.conftest import Project, Server
+from tests.e2e.conftest import PROJECT_DIR, Project, Server, require_service
 from tests.e2e.http_stream import SUBSCRIPTION, Stream
 
 PROTOCOLS = ["multipart", "sse"]
@@ -253,3 +258,41 @@ def test_a_subscription_over_plain_json_http_is_refused_saying_what_to_use(proje
     message = json.loads(refused.value.read())["errors"][0]["message"]
     for what in ("multipart/mixed;subscriptionSpec=1.0", "text/event-stream", "WebSocket"):
         assert what in message
+
+
+def _readme_curl_command() -> str:
+    blocks = re.findall(r"^```sh\n(.*?)^```", (PROJECT_DIR / "README.md").read_text(), re.M | re.S)
+    (command,) = [block for block in blocks if block.startswith("curl -N")]
+    return command
+
+
+def test_the_readmes_curl_command_gets_the_snapshot_then_each_change(project):
+    if shutil.which("curl") is None:
+        require_service("curl", "not on PATH")
+    project.manage("demo")  # the README's submission 2
+    served = serve(project)
+    command = _readme_curl_command().replace("http://127.0.0.1:8000", f"http://127.0.0.1:{served.server.port}")
+    curl = subprocess.Popen(
+        ["bash", "-c", command],
+        env={**project.env, "TOKEN": served.service_token},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in curl.stdout], daemon=True).start()
+
+    def next_version() -> int:
+        while not (line := lines.get(timeout=30)).startswith("data: "):
+            pass
+        return json.loads(line.removeprefix("data: "))["data"]["submissionStatus"]["version"]
+
+    try:
+        snapshot = next_version()
+        for status in ("LOADED", "READY", "COMPLETED"):
+            project.manage("set_submission_status", "2", status, "--message", status.title(), "--force")
+        changes = [next_version() for _ in range(3)]
+    finally:
+        curl.terminate()
+        curl.wait()
+
+    assert changes == [snapshot + 1, snapshot + 2, snapshot + 3]
