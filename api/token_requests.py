@@ -1,4 +1,4 @@
-"""GraphQL POSTs that carry a token, served by the GraphQL view without Django's request cycle.
+"""GraphQL POSTs that carry a token, served without Django's request cycle.
 
 Services call /graphql/ with `Authorization: Bearer`, many times a second.
 Such a request needs nothing of the middleware: no session, no CSRF (a page
@@ -6,14 +6,14 @@ of another site cannot set the header), no cookies, no messages. Yet Django
 runs each middleware's hooks in a thread (`MiddlewareMixin`), twice per
 middleware, and starts a thread per request for its thread-sensitive
 context: measured, that was most of a mutation's cost. Here such a request
-goes straight to the same view, on the event loop, and its response gets the
-headers the middleware would have added. Every other request, and a
-streamed answer (a subscription over HTTP), takes Django's path.
+is served on the event loop, and its response gets the headers the
+middleware would have added.
 
-The common case (a JSON object with a `query` string, which names a query
-or a mutation) is executed here directly, without the view's generic
-request machinery; anything else (a malformed body, a batch, a subscription)
-is answered by the view itself, so that every refusal reads the same.
+The common case, a JSON object whose `query` names a query or a mutation,
+is executed here directly. Anything else (a malformed body, a batch, a
+subscription) goes to the GraphQL view, so that every refusal reads as it
+does on Django's path; other requests, and streamed answers (subscriptions
+over HTTP), take Django's path.
 """
 
 import io
@@ -104,8 +104,8 @@ class TokenRequests:
         if "application/json" not in request.content_type:
             return None
         try:
-            document = json.loads(body, parse_constant=_not_json)
-        except ValueError:
+            document = json.loads(body.decode("utf-8"), parse_constant=_not_json)
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, nested too deep: the view says which
             return None
         if not _plain_request(document):
             return None
@@ -154,6 +154,10 @@ def _error(status: int, message: str, media: str | None, *, code: str | None = N
     return HttpResponse(body, status=status, content_type=f"{media or 'application/json'}; charset=utf-8")
 
 
+class _Disconnected(Exception):
+    pass
+
+
 async def _read_body(receive) -> bytes | None:
     """The request body; None when it is larger than Django would read."""
     chunks, size, limit = [], 0, settings.DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -168,10 +172,6 @@ async def _read_body(receive) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-class _Disconnected(Exception):
-    pass
 
 
 async def _send_response(send, response: HttpResponse) -> None:

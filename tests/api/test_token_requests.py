@@ -75,6 +75,8 @@ def token(service):
         ('{"query": "subscription { submissionStatus(submissionId: \\"1\\") { version } }"}', b"application/json"),
         ('{"query": "{ viewer { username } }", "variables": {"x": NaN}}', b"application/json"),
         ('{"query": "{ viewer { username } }", "operationName": 3}', b"application/json"),
+        (VIEWER.encode("utf-16"), b"application/json"),
+        ('{"query": "{ viewer { username } }", "variables": {"x": ' + "[" * 100_000 + "]" * 100_000 + "}}", b"*/*"),
     ],
     ids=[
         "query",
@@ -93,6 +95,8 @@ def token(service):
         "subscription",
         "nan",
         "bad-operation-name",
+        "utf-16",
+        "deep",
     ],
 )
 async def test_a_token_request_is_answered_as_djangos_path_answers_it(token, body, accept):
