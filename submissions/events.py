@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 STATUS_CHANGED = "submission.status"
 DELETED = "submission.deleted"
+EVENT_TYPES = frozenset({STATUS_CHANGED, DELETED})
 
 
 def group_name(submission_id: int | str) -> str:
@@ -64,6 +65,16 @@ def deleted_event(*, submission_id: int, version: int) -> dict:
 def publish_on_commit(event: dict) -> None:
     """Send `event` to the submission's subscribers once the current transaction commits."""
     transaction.on_commit(partial(_send, event))
+
+
+def notify_on_commit(group: str, message: dict) -> None:
+    """Send `message`, a notice that is not a submission event, to `group` once the current transaction commits.
+
+    It leaves in order with the events, from the same queue. It is sent
+    once: a notice is a hint (the work it announces is in the database),
+    so if the layer is down it is dropped, not retried.
+    """
+    transaction.on_commit(partial(_notify, group, message))
 
 
 # Changes to one submission run one after another (its row lock), but their
@@ -121,18 +132,18 @@ class _PublishingLoop:
         self._lock = threading.Lock()
         self._layer = self._configured_as = None
 
-    def send(self, shared_layer, event: dict) -> None:
-        """Queue `event` for `shared_layer`'s configuration; it is published from the loop."""
+    def send(self, shared_layer, group: str, message: dict) -> None:
+        """Queue `message` to `group` for `shared_layer`'s configuration; it is sent from the loop."""
         loop, queue = self._running(shared_layer)
         if queue.qsize() >= self.MAX_QUEUED:
-            _retries.add(event)
+            _failed(group, message)
         else:
-            loop.call_soon_threadsafe(queue.put_nowait, event)
+            loop.call_soon_threadsafe(queue.put_nowait, (group, message))
 
-    def send_now(self, shared_layer, event: dict) -> None:
-        """Publish `event` and wait until the layer has it (the retries, which must know whether it failed)."""
+    def send_now(self, shared_layer, group: str, message: dict) -> None:
+        """Send `message` and wait until the layer has it (the retries, which must know whether it failed)."""
         loop, _ = self._running(shared_layer)
-        future = asyncio.run_coroutine_threadsafe(_layer_send(self._layer, event), loop)
+        future = asyncio.run_coroutine_threadsafe(_layer_send(self._layer, group, message), loop)
         try:
             future.result(self.FLUSH_SECONDS)
         except TimeoutError:
@@ -184,8 +195,8 @@ class _PublishingLoop:
         # What a stopped loop had not sent yet is sent by the new one.
         leftover = _take_all(self._queue) if self._queue is not None and self._pid == os.getpid() else []
         self._queue = asyncio.Queue()
-        for event in leftover:
-            self._queue.put_nowait(event)
+        for item in leftover:
+            self._queue.put_nowait(item)
         self._loop, self._owned, self._pid = loop, owned, os.getpid()
         # Connections belong to a loop: each loop has a layer instance of its own.
         self._layer, self._configured_as = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER), get_channel_layer()
@@ -193,19 +204,19 @@ class _PublishingLoop:
 
     async def _drain(self, queue: asyncio.Queue) -> None:
         while True:
-            event = await queue.get()
+            group, message = await queue.get()
             try:
-                await _layer_send(self._layer, event)
+                await _layer_send(self._layer, group, message)
             except Exception:
-                _publish_failed(event)
+                _failed(group, message)
                 # The layer is down: what is queued behind would fail too, each after a timeout.
                 for queued in _take_all(queue):
-                    _retries.add(queued)
+                    _failed(*queued, log=False)
             finally:
                 queue.task_done()
 
 
-def _take_all(queue: asyncio.Queue) -> list[dict]:
+def _take_all(queue: asyncio.Queue) -> list[tuple[str, dict]]:
     taken = []
     while not queue.empty():
         taken.append(queue.get_nowait())
@@ -229,18 +240,30 @@ def flush() -> None:
 atexit.register(flush)  # a command's events leave before its process does
 
 
-async def _send_all(events: list[dict]) -> None:
+async def _send_all(items: list[tuple[str, dict]]) -> None:
     layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
-    for event in events:
+    for group, message in items:
         try:
-            await _layer_send(layer, event)
+            await _layer_send(layer, group, message)
         except Exception:
-            logger.warning("Could not publish %s of submission %s at exit", event["type"], event["submission_id"])
+            logger.warning("Could not send %s to %s at exit", message["type"], group)
 
 
-async def _layer_send(layer, event: dict) -> None:
-    await layer.group_send(group_name(event["submission_id"]), event)
-    metrics.events_published.labels(event["type"]).inc()
+async def _layer_send(layer, group: str, message: dict) -> None:
+    await layer.group_send(group, message)
+    if message["type"] in EVENT_TYPES:
+        metrics.events_published.labels(message["type"]).inc()
+
+
+def _failed(group: str, message: dict, *, log: bool = True) -> None:
+    """A message that could not be sent: an event is retried; a notice is only a hint, and is dropped."""
+    if message["type"] not in EVENT_TYPES:
+        if log:
+            logger.warning("Could not send %s to %s; it is dropped", message["type"], group, exc_info=True)
+    elif log:
+        _publish_failed(message)
+    else:
+        _retries.add(message)
 
 
 def _publish_failed(event: dict) -> None:
@@ -254,16 +277,27 @@ def _publish_failed(event: dict) -> None:
     _retries.add(event)
 
 
-def _group_send(event: dict, *, wait: bool = False) -> None:
+def _deliver(group: str, message: dict, *, wait: bool = False) -> None:
     layer = get_channel_layer()
     if isinstance(layer, InMemoryChannelLayer):
         # It lives in one event loop (one process, unit tests): async_to_sync
         # brings the call back to the loop that called the service.
-        async_to_sync(_layer_send)(layer, event)
+        async_to_sync(_layer_send)(layer, group, message)
     elif wait:
-        _publishing_loop.send_now(layer, event)
+        _publishing_loop.send_now(layer, group, message)
     else:
-        _publishing_loop.send(layer, event)
+        _publishing_loop.send(layer, group, message)
+
+
+def _group_send(event: dict, *, wait: bool = False) -> None:
+    _deliver(group_name(event["submission_id"]), event, wait=wait)
+
+
+def _notify(group: str, message: dict) -> None:
+    try:
+        _deliver(group, message)
+    except Exception:
+        _failed(group, message)
 
 
 def _send(event: dict) -> None:

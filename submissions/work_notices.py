@@ -3,20 +3,13 @@
 The work lives in the database (WorkRequest), so a notice may be lost
 (the channel layer is at-most-once, or no worker listens) without losing
 work: workers read what is claimable when they subscribe, and again on a
-timer. That is why a notice is sent once, after commit, with no retries,
-apart from the submission events (submissions.events) that carry state.
+timer. That is why a notice is sent once, after commit, with no retries
+(submissions.events.notify_on_commit), unlike the submission events that
+carry state.
 """
 
-import logging
-from functools import partial
-
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.db import transaction
-
+from submissions import events
 from submissions.models import WorkRequest
-
-logger = logging.getLogger(__name__)
 
 GROUP = "work.requests"
 WORK_REQUESTED = "work.requested"
@@ -34,15 +27,4 @@ def notice(request: WorkRequest) -> dict:
 
 def publish_on_commit(request: WorkRequest) -> None:
     """Tell the workers listening that `request` may be claimed, once the current transaction commits."""
-    transaction.on_commit(partial(_send, notice(request)))
-
-
-def _send(message: dict) -> None:
-    try:
-        async_to_sync(get_channel_layer().group_send)(GROUP, message)
-    except Exception:
-        logger.warning(
-            "Could not notify workers of work request %s; they find it when they next look",
-            message["request_id"],
-            exc_info=True,
-        )
+    events.notify_on_commit(GROUP, notice(request))

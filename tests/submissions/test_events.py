@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.db import connection
+from django.db import connection, transaction
 
 from submissions import events, services
 from submissions.models import Status, Submission
@@ -133,3 +133,65 @@ async def test_changes_from_several_plain_threads_reach_redis_subscribers_once_e
     assert [event["version"] for event in received] == list(range(2, writers * changes + 2))
     assert len({event["message"] for event in received}) == writers * changes
     assert await sync_to_async(stored_version)(submission) == writers * changes + 1
+
+
+# Notices that are not submission events (to workers): the same queue, sent once, never retried
+
+NOTICES = "work.requests"
+
+
+def _notify(message: dict) -> None:
+    try:
+        with transaction.atomic():
+            events.notify_on_commit(NOTICES, message)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_notice_reaches_its_group_over_redis_after_commit_in_order_with_the_events(
+    submission, redis_channel_layer
+):
+    notices = await redis_channel_layer.new_channel()
+    await redis_channel_layer.group_add(NOTICES, notices)
+    changes = await redis_channel_layer.new_channel()
+    await redis_channel_layer.group_add(events.group_name(submission.pk), changes)
+
+    def change_then_notify() -> None:
+        try:
+            with transaction.atomic():
+                services.set_status(submission.pk, Status.WAITING, "Validation requested")
+                events.notify_on_commit(NOTICES, {"type": "work.requested", "request_id": "7"})
+                assert _nothing_sent_yet()
+        finally:
+            connection.close()
+
+    await asyncio.to_thread(change_then_notify)
+
+    assert (await asyncio.wait_for(redis_channel_layer.receive(changes), 5))["version"] == 2
+    assert await asyncio.wait_for(redis_channel_layer.receive(notices), 5) == {
+        "type": "work.requested",
+        "request_id": "7",
+    }
+
+
+def _nothing_sent_yet() -> bool:
+    return events._publishing_loop._queue is None or events._publishing_loop._queue.empty()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_notice_sent_while_redis_is_down_is_dropped_not_retried(
+    submission, redis_channel_layer, redis_server, quick_retries
+):
+    notices = await redis_channel_layer.new_channel()
+    await redis_channel_layer.group_add(NOTICES, notices)
+    await asyncio.to_thread(redis_server.stop, keep_data=True)
+
+    await asyncio.to_thread(_notify, {"type": "work.requested", "request_id": "8"})
+    events.flush()
+    assert events._retries._thread is None  # nothing was handed to the retries
+
+    await asyncio.to_thread(redis_server.start)
+    await asyncio.to_thread(_notify, {"type": "work.requested", "request_id": "9"})
+    # The next notice goes out; the one sent while Redis was down never does.
+    assert (await asyncio.wait_for(redis_channel_layer.receive(notices), 5))["request_id"] == "9"
