@@ -148,6 +148,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 _SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 SERVICE_THREADS = int(os.environ.get("SERVICE_THREADS", 1 if _SQLITE else 8))
 
+# How many times a work request is handed to a worker: one that kills every
+# worker that takes it (or keeps being given back) would otherwise go round
+# for ever. Past it the request fails and its submission goes to ERROR.
+WORK_MAX_ATTEMPTS = int(os.environ.get("WORK_MAX_ATTEMPTS", 5))
+
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # Redis Sentinel: "host:port,host:port" and the master's name; used instead of REDIS_URL.
 REDIS_SENTINELS = os.environ.get("REDIS_SENTINELS", "")
