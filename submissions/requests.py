@@ -9,7 +9,7 @@ when it starts. Events go out through the services, after commit.
 
 from django.db import transaction
 
-from submissions import events, rules, selectors, services, work_notices
+from submissions import events, rules, services, work_notices
 from submissions.exceptions import InvalidTransition, NotFound
 from submissions.models import Record, RecordKind, Status, Submission, ValidationResult, WorkRequest, WorkRequestKind
 
@@ -27,26 +27,24 @@ _REFUSALS = {
 
 def _locked_allowing(submission_id: int, action: str) -> Submission:
     """The submission, its row locked, if its status allows `action` now; else InvalidTransition."""
-    try:
-        submission = Submission.objects.select_for_update(of=("self",)).get(pk=submission_id)
-    except Submission.DoesNotExist:  # deleted since the caller looked it up
-        raise selectors.not_found(submission_id) from None
-    actions = rules.actions_for(status=submission.status, has_records=selectors.has_records(submission))
+    submission = services.submission_lock(submission_id)
+    actions = rules.actions_for(status=submission.status, has_records=submission.has_records)
     if not actions[action]:
         raise InvalidTransition(_REFUSALS[action].format(status=submission.get_status_display()))
     return submission
 
 
-def _request_work(*, submission: Submission, action: str, status: str, message: str, kind: str) -> Submission:
-    with events.in_order(submission.pk), transaction.atomic():
-        _locked_allowing(submission.pk, action)
-        services.set_status(submission.pk, status, message)
-        request = WorkRequest.objects.create(submission_id=submission.pk, kind=kind)
+def _request_work(*, submission: Submission | int, action: str, status: str, message: str, kind: str) -> Submission:
+    pk = services.submission_pk(submission)
+    with events.in_order(pk), transaction.atomic():
+        _locked_allowing(pk, action)
+        services.set_status(pk, status, message)
+        request = WorkRequest.objects.create(submission_id=pk, kind=kind)
         work_notices.publish_on_commit(request)
-    return Submission.objects.select_related("owner").get(pk=submission.pk)
+    return Submission.objects.select_related("owner").get(pk=pk)
 
 
-def validation_request(*, submission: Submission) -> Submission:
+def validation_request(*, submission: Submission | int) -> Submission:
     """Ask for the submission's records to be validated (WAITING "Validation requested"); returns it as it is now."""
     return _request_work(
         submission=submission,
@@ -57,7 +55,7 @@ def validation_request(*, submission: Submission) -> Submission:
     )
 
 
-def submission_request(*, submission: Submission) -> Submission:
+def submission_request(*, submission: Submission | int) -> Submission:
     """Ask for a Ready submission to be submitted to the archive (SUBMITTED "Submission requested")."""
     return _request_work(
         submission=submission,
@@ -68,7 +66,7 @@ def submission_request(*, submission: Submission) -> Submission:
     )
 
 
-def record_update(*, submission: Submission, kind: str, name: str, attributes: dict) -> Record:
+def record_update(*, submission: Submission | int, kind: str, name: str, attributes: dict) -> Record:
     """Replace a record's attributes and clear its validation result; publishes the new summary.
 
     A Ready submission goes back to Loaded: what was validated has changed,
@@ -76,16 +74,17 @@ def record_update(*, submission: Submission, kind: str, name: str, attributes: d
     """
     kind = RecordKind(kind)
     services.check_attributes(attributes, name=name)
-    with events.in_order(submission.pk), transaction.atomic():
-        locked = _locked_allowing(submission.pk, "can_edit")
-        record = Record.objects.filter(submission_id=submission.pk, kind=kind, name=name).first()
+    pk = services.submission_pk(submission)
+    with events.in_order(pk), transaction.atomic():
+        locked = _locked_allowing(pk, "can_edit")
+        record = Record.objects.filter(submission_id=pk, kind=kind, name=name).first()
         if record is None:
             raise NotFound(f"{kind.label} {name[:80]!r} not found in this submission.")
         record.attributes = attributes
         record.save(update_fields=["attributes"])
         ValidationResult.objects.filter(record=record).delete()
         if locked.status == Status.READY:
-            services.set_status(submission.pk, Status.LOADED, RECORDS_CHANGED, include_validation=True)
+            services.set_status(pk, Status.LOADED, RECORDS_CHANGED, include_validation=True)
         else:
-            services.submission_republish(submission=submission.pk, include_validation=True)
+            services.submission_republish(submission=pk, include_validation=True)
     return Record.objects.select_related("validation_result").get(pk=record.pk)  # as the page reads it: no result

@@ -37,16 +37,18 @@ MAX_NAME_LENGTH = Record._meta.get_field("name").max_length
 MAX_ATTRIBUTES_DEPTH = 32
 
 
-def _pk(submission: Submission | int) -> int:
+def submission_pk(submission: Submission | int) -> int:
+    """The id of `submission`, given as a model or as its id."""
     return submission.pk if isinstance(submission, Submission) else submission
 
 
-def _locked(submission: Submission | int) -> Submission:
+def submission_lock(submission: Submission | int) -> Submission:
+    """The submission with its row locked until the transaction ends; NotFound once it is deleted."""
     # The row lock serialises concurrent changes to one submission, so each
     # gets its own version and the event order matches the commit order of
     # the versions (SQLite gets the same from its IMMEDIATE transactions).
     # Whether it has records (for its actions) comes in the same query.
-    pk = _pk(submission)
+    pk = submission_pk(submission)
     try:
         return (
             Submission.objects.select_for_update(of=("self",))
@@ -77,8 +79,8 @@ def _one_writer():
 @contextmanager
 def _change(submission: Submission | int) -> Iterator[Submission]:
     """A transaction holding the submission's row lock; its events are published, in order, on commit."""
-    with events.in_order(_pk(submission)), _one_writer(), transaction.atomic():
-        yield _locked(submission)
+    with events.in_order(submission_pk(submission)), _one_writer(), transaction.atomic():
+        yield submission_lock(submission)
 
 
 def _bump(
@@ -180,7 +182,7 @@ def _publish_change(
     if summary:
         has_records = summary["animals"]["total"] + summary["samples"]["total"] > 0
     else:
-        has_records = getattr(submission, "has_records", None)  # _locked's annotation
+        has_records = getattr(submission, "has_records", None)  # submission_lock's annotation
     event = events.status_event(
         submission,
         has_records=selectors.has_records(submission) if has_records is None else has_records,
@@ -235,7 +237,7 @@ def set_status(
     if message:
         _text(message, what="message")
     if not include_validation:
-        pk = _pk(submission)
+        pk = submission_pk(submission)
         sources = None if force else rules.allowed_sources(status)
         with events.in_order(pk), _one_writer():
             event = _bump(pk, status=status.value, message=message or "", sources=sources)
@@ -346,7 +348,7 @@ def progress_report(*, submission: Submission | int, phase: str, done: int, tota
         raise BadUserInput("A progress report needs a phase.")
     if not 0 <= done <= total:
         raise BadUserInput("Progress needs 0 <= done <= total.")
-    pk = _pk(submission)
+    pk = submission_pk(submission)
     with events.in_order(pk), _one_writer():
         event = _bump(pk, progress={"phase": phase, "done": done, "total": total})
     if event is None:

@@ -10,11 +10,12 @@ its lease id unknown and drops the work.
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from submissions import events, selectors, services, work_notices
+from submissions import events, services, work_notices
 from submissions.exceptions import BadUserInput, InvalidTransition, NotFound
 from submissions.models import Record, RecordKind, Status, Submission, WorkRequest, WorkRequestKind, WorkRequestState
 from submissions.summary import validation_summary
@@ -27,6 +28,10 @@ MAX_CLAIMABLE_LISTED = 100
 # A claim that loses a race for its candidate tries the next one; past this
 # many losses in a row the caller is told there is nothing (and asks again).
 CLAIM_TRIES = 5
+WORK_FAILED_REPEATEDLY = (
+    "{kind} failed repeatedly ({attempts} attempts) and was stopped. Ask the service's operators to look "
+    "into it, or delete this submission and upload its records again."
+)
 
 
 def _check_text(value: str, *, what: str, max_length: int | None = None) -> None:
@@ -57,13 +62,22 @@ def work_requests_claimable(*, kinds: list[str] | None = None, limit: int = MAX_
 def work_request_claim(
     *, worker: str, kinds: list[str] | None = None, lease_seconds: int = DEFAULT_LEASE_SECONDS
 ) -> WorkRequest | None:
-    """Take the oldest claimable request under a new lease for `worker`; None when there is none."""
+    """Take the oldest claimable request under a new lease for `worker`; None when there is none.
+
+    A request already claimed WORK_MAX_ATTEMPTS times is not handed out again:
+    it fails, and its submission goes to ERROR saying so.
+    """
     lease = _lease_length(lease_seconds)
     _check_text(worker, what="worker's name", max_length=MAX_WORKER_NAME_LENGTH)
-    for _ in range(CLAIM_TRIES):
+    losses = 0
+    while losses < CLAIM_TRIES:
+        exhausted = _exhausted(kinds)
+        if exhausted is not None:
+            _give_up_exhausted(exhausted)
+            continue
         with transaction.atomic():
             now = timezone.now()
-            candidates = WorkRequest.objects.filter(_claimable(now))
+            candidates = WorkRequest.objects.filter(_claimable(now), attempts__lt=settings.WORK_MAX_ATTEMPTS)
             if kinds:
                 candidates = candidates.filter(kind__in=kinds)
             # PostgreSQL: concurrent claims skip each other's locked candidates
@@ -85,7 +99,35 @@ def work_request_claim(
             )
             if taken:
                 return WorkRequest.objects.get(pk=candidate)
+        losses += 1
     return None
+
+
+def _exhausted(kinds: list[str] | None) -> WorkRequest | None:
+    """A claimable request that was claimed WORK_MAX_ATTEMPTS times already (its workers died or gave it back)."""
+    requests = WorkRequest.objects.filter(_claimable(timezone.now()), attempts__gte=settings.WORK_MAX_ATTEMPTS)
+    if kinds:
+        requests = requests.filter(kind__in=kinds)
+    return requests.first()
+
+
+def _give_up_exhausted(request: WorkRequest) -> None:
+    """Fail `request` and set its submission to ERROR, unless a concurrent claim did so first."""
+    with events.in_order(request.submission_id), transaction.atomic():
+        try:
+            services.submission_lock(request.submission_id)
+        except NotFound:  # deleted meanwhile, and its requests with it
+            return
+        still = (
+            WorkRequest.objects.select_for_update(of=("self",))
+            .filter(_claimable(timezone.now()), pk=request.pk, attempts__gte=settings.WORK_MAX_ATTEMPTS)
+            .first()
+        )
+        if still is None:
+            return
+        message = WORK_FAILED_REPEATEDLY.format(kind=still.get_kind_display(), attempts=still.attempts)
+        services.set_status(still.submission_id, Status.ERROR, message)
+        _end(still, WorkRequestState.FAILED, message)
 
 
 def _lease_not_found() -> NotFound:
@@ -128,15 +170,6 @@ def _submission_held(lease_id: str) -> int:
     return submission_id
 
 
-def _lock_submission(submission_id: int) -> Submission:
-    # Locked before the request, in the order deleting a submission takes
-    # them (the submission, then its requests), so the two cannot deadlock.
-    try:
-        return Submission.objects.select_for_update(of=("self",)).get(pk=submission_id)
-    except Submission.DoesNotExist:
-        raise selectors.not_found(submission_id) from None
-
-
 def _end(request: WorkRequest, state: str, message: str = "") -> None:
     request.state = state
     request.message = message
@@ -174,7 +207,9 @@ def work_request_complete(*, lease_id: str, message: str | None = None) -> WorkR
     _check_text(message or "", what="message")
     submission_id = _submission_held(lease_id)
     with events.in_order(submission_id), transaction.atomic():
-        _lock_submission(submission_id)
+        # Locked before the request, in the order deleting a submission takes
+        # them (the submission, then its requests), so the two cannot deadlock.
+        services.submission_lock(submission_id)
         request = _held(lease_id)
         if request.kind == WorkRequestKind.VALIDATION:
             status, said = _validation_outcome(submission_id)
@@ -192,7 +227,9 @@ def work_request_fail(*, lease_id: str, message: str, retry: bool = False) -> Wo
     _check_text(message, what="message")
     submission_id = _submission_held(lease_id)
     with events.in_order(submission_id), transaction.atomic():
-        _lock_submission(submission_id)
+        # Locked before the request, in the order deleting a submission takes
+        # them (the submission, then its requests), so the two cannot deadlock.
+        services.submission_lock(submission_id)
         request = _held(lease_id)
         if retry:
             request.state, request.lease_id, request.lease_expires_at = WorkRequestState.PENDING, None, None
@@ -218,9 +255,9 @@ def accessions_record(*, submission: Submission | int, accessions: list[dict]) -
         raise BadUserInput("A record appears twice in this batch.")
     if len(accessions) > services.MAX_RECORDS_PER_BATCH:
         raise BadUserInput(f"At most {services.MAX_RECORDS_PER_BATCH} accessions per call.")
-    submission_id = submission.pk if isinstance(submission, Submission) else submission
+    submission_id = services.submission_pk(submission)
     with transaction.atomic():
-        locked = _lock_submission(submission_id)
+        locked = services.submission_lock(submission_id)
         if locked.status != Status.SUBMITTED:
             raise InvalidTransition(
                 f"Accessions are recorded while a submission is Submitted; this one is {locked.get_status_display()}."

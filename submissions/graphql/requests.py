@@ -3,16 +3,11 @@
 import strawberry
 from strawberry.types import Info
 
-from submissions import requests, selectors
+from submissions import requests
 from submissions.graphql.inputs import UpdateRecordInput
-from submissions.graphql.mutations import in_service_thread
+from submissions.graphql.mutations import in_service_thread, run_on_visible
 from submissions.graphql.permissions import require_viewer
 from submissions.graphql.types import Record, Submission
-
-
-def _on_visible(service, *, viewer, submission_id, **kwargs):
-    """Call `service` on the submission `viewer` may see (owners: their own; services: any)."""
-    return service(submission=selectors.submission_get(viewer=viewer, submission_id=submission_id), **kwargs)
 
 
 @strawberry.type
@@ -22,7 +17,7 @@ class RequestMutation:
     )
     async def request_validation(self, info: Info, submission_id: strawberry.ID) -> Submission:
         viewer = require_viewer(info)
-        submission = await in_service_thread(_on_visible)(
+        submission = await in_service_thread(run_on_visible)(
             requests.validation_request, viewer=viewer, submission_id=submission_id
         )
         return Submission.from_model(submission)
@@ -32,7 +27,7 @@ class RequestMutation:
     )
     async def request_submission(self, info: Info, submission_id: strawberry.ID) -> Submission:
         viewer = require_viewer(info)
-        submission = await in_service_thread(_on_visible)(
+        submission = await in_service_thread(run_on_visible)(
             requests.submission_request, viewer=viewer, submission_id=submission_id
         )
         return Submission.from_model(submission)
@@ -42,7 +37,7 @@ class RequestMutation:
     )
     async def update_record(self, info: Info, input: UpdateRecordInput) -> Record:
         viewer = require_viewer(info)
-        record = await in_service_thread(_on_visible)(
+        record = await in_service_thread(run_on_visible)(
             requests.record_update,
             viewer=viewer,
             submission_id=input.submission_id,

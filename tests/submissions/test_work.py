@@ -201,6 +201,43 @@ def test_work_given_back_for_a_retry_is_claimable_again_and_the_status_is_unchan
     assert claim("w2").worker == "w2"
 
 
+def expire(request) -> None:
+    WorkRequest.objects.filter(pk=request.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+
+
+@pytest.mark.django_db
+def test_a_request_claimed_the_maximum_number_of_times_is_not_handed_out_again_and_its_submission_errs(
+    owner, settings
+):
+    settings.WORK_MAX_ATTEMPTS = 2
+    doomed = requests.validation_request(submission=loaded_submission(owner.user, title="A"))
+    expire(claim("w1"))
+    expire(claim("w2"))
+    version = fresh(doomed).version
+    other = requests.validation_request(submission=loaded_submission(owner.user, title="B"))
+
+    request = claim("w3")
+
+    assert request.submission_id == other.pk  # the exhausted one was skipped, not handed out a third time
+    stored = fresh(doomed)
+    assert stored.status == Status.ERROR
+    assert stored.message.startswith("Validation failed repeatedly (2 attempts) and was stopped.")
+    assert stored.version == version + 1  # a change like any other, published through the services
+    given_up = WorkRequest.objects.get(submission=doomed)
+    assert (given_up.state, given_up.attempts, given_up.lease_id) == ("FAILED", 2, None)
+    assert claim("w4") is None
+
+
+@pytest.mark.django_db
+def test_a_request_given_back_the_maximum_number_of_times_fails_too(requested, settings):
+    settings.WORK_MAX_ATTEMPTS = 1
+    work.work_request_fail(lease_id=claim("w1").lease_id, message="Shutting down", retry=True)
+
+    assert claim("w2") is None
+    assert fresh(requested).status == Status.ERROR
+    assert WorkRequest.objects.get().state == "FAILED"
+
+
 # Exactly one holder, with real threads on the test's database (SQLite or PostgreSQL)
 
 
@@ -210,6 +247,7 @@ def test_concurrent_claims_hand_each_request_to_exactly_one_worker(owner):
     for n in range(count):
         requests.validation_request(submission=loaded_submission(owner.user, title=f"S{n}", records=1))
     claimed: dict[str, list[int]] = {}
+    errors: list[BaseException] = []
     start = threading.Barrier(workers)
 
     def worker(name: str) -> None:
@@ -218,6 +256,8 @@ def test_concurrent_claims_hand_each_request_to_exactly_one_worker(owner):
             mine = claimed[name] = []
             while (request := claim(name)) is not None:
                 mine.append(request.pk)
+        except BaseException as error:  # raised in a thread, it would otherwise go unseen
+            errors.append(error)
         finally:
             connections.close_all()
 
@@ -227,6 +267,8 @@ def test_concurrent_claims_hand_each_request_to_exactly_one_worker(owner):
     for thread in threads:
         thread.join(timeout=60)
 
+    assert errors == []
+    assert [thread.name for thread in threads if thread.is_alive()] == []
     taken = [pk for mine in claimed.values() for pk in mine]
     assert sorted(taken) == sorted(WorkRequest.objects.values_list("pk", flat=True))
     assert len(set(taken)) == len(taken) == count
