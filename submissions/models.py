@@ -109,9 +109,12 @@ class WorkRequest(models.Model):
     state = models.CharField(max_length=8, choices=WorkRequestState.choices, default=WorkRequestState.PENDING)
     lease_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
-    worker = models.CharField(max_length=255, blank=True)  # who holds (or last held) the lease
-    attempts = models.PositiveIntegerField(default=0)  # how many times it was claimed
-    message = models.TextField(blank=True)  # why it failed
+    # Kept after the lease ends: an operator asks that worker's logs what happened.
+    worker = models.CharField(max_length=255, blank=True)
+    # Bounds the retries: past settings.WORK_MAX_ATTEMPTS a claim fails the request instead.
+    attempts = models.PositiveIntegerField(default=0)
+    # Also set when the work is handed back for a retry, so the next attempt's operator sees the last one's reason.
+    message = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -4,6 +4,7 @@ from django.db import transaction
 
 from submissions import services
 from submissions.models import RecordKind, Status, Submission, ValidationOutcome
+from worker.validation import IN_THE_FUTURE
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"
@@ -67,6 +68,7 @@ class Command(BaseCommand):
             + _samples("blood", 5, "sow"),
         )
         services.set_status(revision, Status.LOADED, "Import finished")
+        # As the reference worker would report them, in its words, so that validating again changes no message.
         results = [
             {"kind": RecordKind.ANIMAL, "name": f"sow-{n:03}", "outcome": ValidationOutcome.PASS} for n in range(1, 8)
         ] + [
@@ -74,7 +76,7 @@ class Command(BaseCommand):
                 "kind": RecordKind.ANIMAL,
                 "name": f"sow-{n:03}",
                 "outcome": ValidationOutcome.ERROR,
-                "messages": [{"message": "Date is in the future", "offending_column": "birth_date"}],
+                "messages": [{"message": IN_THE_FUTURE, "offending_column": "birth_date"}],
             }
             for n in range(8, 11)
         ]
