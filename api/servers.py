@@ -54,6 +54,12 @@ LISTENING = {
 # Connections the kernel queues before the server accepts them (it caps this
 # at net.core.somaxconn): a burst of clients connecting at once is not refused.
 LISTEN_BACKLOG = 4096
+# Whether the server's `send` waits while the client is not reading (the
+# socket's send buffer is full). uvicorn's does, and api.uvicorn_server says
+# so; daphne's returns at once, whatever the client reads, and granian's is
+# not known to wait. Where it does not, what a streamed response may be sent
+# ahead of the client is bounded by a budget (live.http).
+send_waits_for_client = False
 
 
 def wrapper_arguments(prog: str, argv: list[str] | None) -> argparse.Namespace:

@@ -15,7 +15,7 @@ import signal
 
 import uvicorn
 
-from api import shutdown
+from api import servers, shutdown
 from api.log_format import project_logging
 from api.servers import wrapper_arguments
 
@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
         # formatted like every other (one JSON object a line in production).
         log_config=project_logging(),
     )
+    servers.send_waits_for_client = True
     DrainingServer(config).run()
 
 

@@ -18,9 +18,11 @@ server has taken the previous one, and uvicorn's `send` waits while the
 socket's send buffer is full. So a client that stops reading leaves results
 in a small outbox; past it, its group holds results back and catches it up
 later (from the group's history, or a snapshot), and a client still behind
-after the stall grace is cut off. Daphne's `send` never waits: a send budget
-bounds what may be sent ahead of a nominal reading rate, as on the legacy
-WebSocket protocol.
+after the stall grace is cut off. Under a server whose `send` does not wait
+(daphne; api.servers.send_waits_for_client), a send budget bounds what may
+be sent ahead of a nominal reading rate, as on the legacy WebSocket
+protocol; under uvicorn a client that reads, however slowly, is never cut
+off by it.
 """
 
 import asyncio
@@ -32,7 +34,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from strawberry.http.parse_content_type import parse_content_type
 
-from api import metrics, shutdown
+from api import metrics, servers, shutdown
 from api.address_limits import connection_attempts
 from api.open_sockets import REVOKED_REASON, Credential, open_sockets
 from live import operations
@@ -207,8 +209,13 @@ class ResultStream:
         self._outbox: deque[str] = deque()
         self._wake = asyncio.Event()  # something to write, or the end
         self._drained: asyncio.Event | None = None  # made when a writer has to wait
-        self._budget = Budget(
-            burst=settings.HTTP_STREAM_SEND_BUFFER_BYTES, per_second=settings.HTTP_STREAM_SEND_BYTES_PER_SECOND
+        # Where `send` waits for the client, the socket is the bound; elsewhere, a budget.
+        self._budget = (
+            None
+            if servers.send_waits_for_client
+            else Budget(
+                burst=settings.HTTP_STREAM_SEND_BUFFER_BYTES, per_second=settings.HTTP_STREAM_SEND_BYTES_PER_SECOND
+            )
         )
         self._results_sent = 0
         self._ending = False  # no more results: what is in the outbox is the last
@@ -313,7 +320,7 @@ class ResultStream:
         if self._ending:
             return False
         chunk = self.framing.result(payload)
-        if not self._budget.take(len(chunk)):
+        if self._budget is not None and not self._budget.take(len(chunk)):
             self._end_early(CLIENT_TOO_SLOW_CODE, CLIENT_TOO_SLOW_REASON, resubscribe=True, reason="too_slow")
             return False
         self._write(chunk)

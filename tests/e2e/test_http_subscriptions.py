@@ -225,9 +225,9 @@ def test_streams_count_against_the_connections_of_their_credentials(project, pro
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_a_client_sent_more_than_its_budget_is_cut_off_and_told_to_subscribe_again(project, protocol):
+def test_under_daphne_a_client_sent_more_than_its_budget_is_cut_off_and_told_to_subscribe_again(project, protocol):
     # Daphne's send never waits for the client: a send budget bounds what may be sent ahead.
-    served = serve(project, HTTP_STREAM_SEND_BUFFER_BYTES="600", HTTP_STREAM_SEND_BYTES_PER_SECOND="1")
+    served = serve(project, "daphne", HTTP_STREAM_SEND_BUFFER_BYTES="600", HTTP_STREAM_SEND_BYTES_PER_SECOND="1")
 
     with served.subscribe(protocol) as stream:
         stream.results(1)
@@ -237,6 +237,20 @@ def test_a_client_sent_more_than_its_budget_is_cut_off_and_told_to_subscribe_aga
 
     assert [message.kind for message in rest] == ENDED_EARLY[protocol, True]
     assert error_codes(rest[0].body) == ["CLIENT_TOO_SLOW"]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_under_uvicorn_a_reading_client_gets_everything_whatever_the_send_budget(project, protocol):
+    # uvicorn's send waits while the client does not read: the socket bounds what is sent ahead.
+    served = serve(project, "uvicorn", HTTP_STREAM_SEND_BUFFER_BYTES="600", HTTP_STREAM_SEND_BYTES_PER_SECOND="1")
+
+    with served.subscribe(protocol) as stream:
+        stream.results(1)
+        changed = [served.change("LOADED", f"step {step}") for step in range(6)]
+        changes = stream.results(6)
+
+    assert versions(changes) == changed
+    assert all(error_codes(change) == [] for change in changes)
 
 
 @pytest.mark.parametrize("accept", ["application/json", "application/graphql-response+json", None])

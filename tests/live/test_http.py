@@ -6,6 +6,7 @@ import json
 import pytest
 from strawberry.http import GraphQLRequestData
 
+from api import servers
 from api.auth import Viewer
 from api.open_sockets import Credential, open_sockets
 from api.schema import schema
@@ -105,6 +106,38 @@ async def test_a_stream_whose_client_is_not_reading_refuses_results_past_its_out
     stream._on_drained()  # the server took the outbox
     stream._outbox.clear()
     assert await asyncio.wait_for(waiting, 1) is True
+
+
+# A result larger than the whole send budget the tests below allow.
+LARGE_RESULT = json.dumps({"data": {"submissionStatus": {"message": "x" * 400}}})
+
+
+@pytest.fixture
+def small_send_budget(settings):
+    settings.HTTP_STREAM_SEND_BUFFER_BYTES = 200
+    settings.HTTP_STREAM_SEND_BYTES_PER_SECOND = 1
+
+
+async def test_under_a_server_whose_send_waits_for_the_client_no_send_budget_cuts_a_stream_off(
+    small_send_budget, monkeypatch
+):
+    monkeypatch.setattr(servers, "send_waits_for_client", True)  # uvicorn (api.uvicorn_server)
+    stream = _stream()
+
+    assert await stream.send_result(LARGE_RESULT)
+    assert await stream.send_result(LARGE_RESULT)
+    assert "CLIENT_TOO_SLOW" not in "".join(stream._outbox)
+
+
+async def test_under_a_server_whose_send_never_waits_a_stream_past_its_budget_ends_with_client_too_slow(
+    small_send_budget, monkeypatch
+):
+    monkeypatch.setattr(servers, "send_waits_for_client", False)  # daphne
+    stream = _stream()
+
+    assert not await stream.send_result(LARGE_RESULT)
+    assert "CLIENT_TOO_SLOW" in "".join(stream._outbox)
+    assert not await stream.send_result('{"data":{}}')
 
 
 @pytest.mark.django_db(transaction=True)
