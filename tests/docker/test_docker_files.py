@@ -14,6 +14,7 @@ import pytest
 from api import servers
 from tests.docker.files import (
     COMPOSE_FILE,
+    NGINX_CONF,
     PROJECT_DIR,
     compose_file,
     dockerfile_instructions,
@@ -95,3 +96,19 @@ def test_the_production_settings_are_in_one_env_example_that_compose_reads():
     with pytest.raises(ValueError, match="SECRET_KEY"):
         interpolate(compose_file()["services"]["web1"]["environment"]["SECRET_KEY"], example)
     assert (PROJECT_DIR / ".gitignore").read_text().count("/docker/.env\n") == 1, "the filled-in copy is not committed"
+
+
+def _nginx_rules(text: str) -> dict[str, set[str]]:
+    """The paths an nginx configuration keeps from the application, and what it sends upstream."""
+    text = re.sub(r"#[^\n]*", "", text)
+    return {
+        "not_found": set(re.findall(r"location = (\S+) \{\s*return 404;", text)),
+        "headers": {" ".join(header.split()) for header in re.findall(r"proxy_set_header ([^;]+);", text)},
+        "maps": {" ".join(block.split()) for block in re.findall(r"map ([^{]+)\{", text)},
+    }
+
+
+def test_the_readmes_nginx_block_does_what_the_shipped_nginx_conf_does():
+    (block,) = re.findall(r"^```nginx\n(.*?)^```", (PROJECT_DIR / "README.md").read_text(), re.M | re.S)
+
+    assert _nginx_rules(block) == _nginx_rules(NGINX_CONF.read_text())

@@ -8,6 +8,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -53,23 +54,37 @@ class LoadBalancer:
             stderr=subprocess.PIPE,
             text=True,
         )
+        try:
+            self._wait_until_listening()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_until_listening(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         while True:
             try:
-                urllib.request.urlopen(f"{self.url}/nginx-health", timeout=1)
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return
             except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"nginx did not start: {self.process.stderr.read()}") from None
-                time.sleep(0.05)
+                pass
+            try:
+                self.process.wait(timeout=0.05)  # returns at once if nginx exits
+            except subprocess.TimeoutExpired:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"nginx did not listen in {STARTUP_TIMEOUT_SECONDS} s") from None
+                continue
+            raise RuntimeError(f"nginx did not start: {self.process.stderr.read()}")
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process.stderr.close()
 
 
 @pytest.mark.parametrize("cluster", ["core"], indirect=True)
@@ -79,9 +94,6 @@ async def test_through_the_load_balancer_subscriptions_follow_changes_and_surviv
     balancer = LoadBalancer(tmp_path, [first.port, second.port])
     graphql_url = f"{balancer.url}/graphql/"
     try:
-        with urllib.request.urlopen(f"{balancer.url}/readyz", timeout=5) as response:
-            assert response.status == 200
-
         pk = graphql_post(graphql_url, 'mutation { createSubmission(input: {title: "Herd"}) { id } }', token=token)[
             "data"
         ]["createSubmission"]["id"]
@@ -124,14 +136,21 @@ async def test_through_the_load_balancer_subscriptions_follow_changes_and_surviv
         balancer.stop()
 
 
-def test_the_load_balancer_does_not_expose_metrics(project, tmp_path):
+def test_the_load_balancer_does_not_expose_health_or_metrics(project, tmp_path):
     server = project.start_server()
     balancer = LoadBalancer(tmp_path, [server.port])
     try:
-        for path in ("/metrics", "/metrics?format=text", "//metrics", "/%6Detrics"):
+        for path in (
+            *("/readyz", "/readyz?full=1", "//readyz", "/%72eadyz"),
+            *("/healthz", "/metrics", "/metrics?format=text", "//metrics", "/%6Detrics"),
+        ):
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(f"{balancer.url}{path}", timeout=5)
             assert refused.value.code == 404, path
+        # The process answers them to the health checks, which call it directly.
+        for path in ("/readyz", "/healthz"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{server.port}{path}", timeout=5) as response:
+                assert response.status == 200, path
         # Were it proxied anyway (a proxy without that rule), the process asks for the token.
         proxied = urllib.request.Request(
             f"http://127.0.0.1:{server.port}/metrics", headers={"X-Forwarded-For": "203.0.113.5"}
