@@ -25,7 +25,10 @@ def _page(request, template: str, context: dict):
 @login_required
 def submission_list(request):
     submissions = selectors.submission_list(viewer=viewer_for_user(request.user), first=selectors.MAX_PAGE_SIZE)
-    return _page(request, "submissions/list.html", {"submissions": submissions})
+    # One WebSocket follows every row, one operation each: no more rows than
+    # the server lets a connection run are followed live.
+    context = {"submissions": submissions, "live_limit": settings.WEBSOCKET_MAX_OPERATIONS_PER_CONNECTION}
+    return _page(request, "submissions/list.html", context)
 
 
 @login_required

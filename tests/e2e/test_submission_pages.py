@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.accessibility import axe_violations, describe_violations
+from tests.e2e.accessibility import assert_accessible
 from tests.e2e.browser import DESKTOP, PHONE, new_page, signed_in_page
 
 NARROWEST = {"width": 320, "height": 640}
@@ -11,11 +11,6 @@ CREATE = "mutation ($title: String!) { createSubmission(input: {title: $title}) 
 DELETE = "mutation ($id: ID!) { deleteSubmission(id: $id) }"
 # The demo's submissions, as `manage.py demo` creates them.
 WAITING_ID, LOADED_ID, NEED_REVISION_ID = "1", "2", "3"
-
-
-def assert_accessible(page, where: str):
-    violations = axe_violations(page)
-    assert violations == [], f"{where}:\n{describe_violations(violations)}"
 
 
 def assert_fits(page, where: str):
@@ -31,6 +26,42 @@ def details(page, server, submission_id: str):
 
 def owner_token(project) -> str:
     return project.manage("create_api_token", "demo").strip()
+
+
+def hold_requests(page, operation: str) -> list:
+    """Requests naming `operation` wait (in flight) until the test lets each go on; the rest pass.
+
+    Holds compose: a request that one hold lets pass goes on to the holds set up before it.
+    """
+    held = []
+
+    def route(route):
+        if operation in (route.request.post_data or ""):
+            held.append(route)
+        else:
+            route.fallback()
+
+    page.route("**/graphql/", route)
+    return held
+
+
+def click_and_hold(page, action: str, held: list) -> None:
+    """Click an action whose request `held` holds: in flight, it is unavailable and says so; clicks send no more."""
+    page.click(f"#action-{action}")
+    expect(page.locator(f"#reason-{action}")).to_have_text("Sending the request…")
+    assert page.get_attribute(f"#action-{action}", "aria-disabled") == "true"
+    page.click(f"#action-{action}", force=True)
+    assert len(held) == 1
+
+
+def tab_until(page, selector: str, limit: int = 40, key: str = "Tab"):
+    """Press Tab (or `key`, say Shift+Tab) until `selector` has the focus (a keyboard user's way there)."""
+    target = page.locator(selector)
+    for _ in range(limit):
+        page.keyboard.press(key)
+        if target.evaluate("element => element === document.activeElement"):
+            return
+    raise AssertionError(f"{selector} never got the focus in {limit} presses of {key}")
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "390px"])
@@ -134,16 +165,6 @@ def test_the_pages_can_be_used_by_keyboard_alone(demo, chromium):
     expect(page.locator("#submissions")).not_to_contain_text("Sheep flock")
 
 
-def tab_until(page, selector: str, limit: int = 40):
-    """Press Tab until `selector` has the focus (a keyboard user's way there)."""
-    target = page.locator(selector)
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if target.evaluate("element => element === document.activeElement"):
-            return
-    raise AssertionError(f"{selector} never got the focus in {limit} presses of Tab")
-
-
 def test_a_submission_deleted_elsewhere_says_so_moves_the_focus_and_offers_the_way_back(demo, chromium):
     server = demo.start_server()
     page = signed_in_page(chromium, server, [])
@@ -221,11 +242,7 @@ def test_an_action_is_unavailable_while_in_flight_and_a_refusal_shows_the_server
     server = demo.start_server()
     page = signed_in_page(chromium, server, [])
     details(page, server, LOADED_ID)
-    held = []
-    page.route(
-        "**/graphql/",
-        lambda route: held.append(route) if "deleteSubmission" in route.request.post_data else route.continue_(),
-    )
+    held = hold_requests(page, "deleteSubmission")
 
     page.click("#action-delete")
     page.click("#delete-yes")
@@ -265,30 +282,13 @@ def test_the_list_changes_statuses_in_place_and_shows_a_submission_created_elsew
     assert page.locator("tbody tr").first.get_attribute("data-submission-id") == created["id"]
 
 
-def hold_requests(page, operation: str) -> list:
-    """Requests naming `operation` wait (in flight) until the test lets each go on; the rest pass."""
-    held = []
-
-    def route(route):
-        if operation in (route.request.post_data or ""):
-            held.append(route)
-        else:
-            route.continue_()
-
-    page.route("**/graphql/", route)
-    return held
-
-
 def test_validate_is_unavailable_while_its_request_is_in_flight_and_says_so_when_refused(demo, chromium):
     server = demo.start_server()
     page = signed_in_page(chromium, server, [])
     details(page, server, LOADED_ID)
     held = hold_requests(page, "requestValidation")
 
-    page.click("#action-validate")
-    expect(page.locator("#reason-validate")).to_have_text("Sending the request…")
-    assert len(held) == 1 and page.get_attribute("#action-validate", "aria-disabled") == "true"
-    page.click("#action-validate", force=True)  # a second click sends nothing
+    click_and_hold(page, "validate", held)
     # Meanwhile an operator set the submission aside: the server refuses the request, and says why.
     demo.manage("set_submission_status", LOADED_ID, "ERROR", "--message", "Reset by an operator")
     expect(page.locator("#status")).to_have_text("Error")
@@ -355,3 +355,167 @@ def test_edit_opens_the_records_with_issues_and_saves_a_fixed_attribute(demo, ch
     page.click("#editor-close")
     expect(page.locator("#action-edit")).to_be_focused()
     assert problems == []
+
+
+def test_by_keyboard_alone_an_owner_fixes_a_record_and_asks_for_validation(demo, chromium):
+    server = demo.start_server()
+    page = signed_in_page(chromium, server, [])
+    details(page, server, NEED_REVISION_ID)
+    page.locator("#title").focus()
+
+    tab_until(page, "#action-edit")
+    page.keyboard.press("Enter")
+    expect(page.locator("#editor-heading")).to_be_focused()
+    first = page.locator("#editor-records form.record").first
+    page.keyboard.press("Tab")  # the first record's offending attribute comes first
+    expect(first.get_by_label("birth_date")).to_be_focused()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("2020-03-01")
+    tab_until(page, "#editor-records form.record:first-child .save-record")
+    page.keyboard.press("Enter")
+    expect(first.locator(".record-result")).to_contain_text("Saved")
+    expect(page.locator("#animals-summary")).to_have_text("12 animals, 2 with issues, 3 waiting to be validated")
+
+    tab_until(page, "#action-validate", key="Shift+Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator("#status")).to_have_text("Waiting")
+    expect(page.locator("#action-result")).to_contain_text("Validation requested.")
+
+
+def test_submit_is_unavailable_while_its_request_is_in_flight(demo, chromium):
+    server = demo.start_server()
+    demo.manage("set_submission_status", LOADED_ID, "READY", "--message", "Every record passed")
+    page = signed_in_page(chromium, server, [])
+    details(page, server, LOADED_ID)
+    held = hold_requests(page, "requestSubmission")
+
+    click_and_hold(page, "submit", held)
+    held[0].continue_()
+    expect(page.locator("#status")).to_have_text("Submitted")
+    assert len(held) == 1
+
+
+def test_edit_and_save_are_unavailable_while_their_requests_are_in_flight(demo, chromium):
+    server = demo.start_server()
+    page = signed_in_page(chromium, server, [])
+    details(page, server, NEED_REVISION_ID)
+    opening = hold_requests(page, "withIssues")
+
+    click_and_hold(page, "edit", opening)
+    opening[0].continue_()
+    expect(page.locator("#editor-heading")).to_be_focused()
+
+    saving = hold_requests(page, "updateRecord")
+    first = page.locator("#editor-records form.record").first
+    save = first.locator(".save-record")
+    first.get_by_label("birth_date").fill("2020-03-01")
+    save.click()
+    expect(first.locator(".record-result")).to_have_text("Saving…")
+    assert save.get_attribute("aria-disabled") == "true"
+    save.click(force=True)  # a second click sends nothing
+    assert len(saving) == 1
+    saving[0].continue_()
+    expect(first.locator(".record-result")).to_contain_text("Saved")
+    assert save.get_attribute("aria-disabled") is None and len(saving) == 1
+
+
+def test_delete_is_set_apart_in_a_region_of_its_own_styled_as_destructive(demo, chromium):
+    server = demo.start_server()
+    page = signed_in_page(chromium, server, [])
+    details(page, server, LOADED_ID)
+
+    zone = page.get_by_role("region", name="Delete")
+    expect(zone.locator("#action-delete")).to_be_visible()
+    for action in ("edit", "validate", "submit"):
+        expect(zone.locator(f"#action-{action}")).to_have_count(0)
+    last_action = page.locator("#action-submit").bounding_box()
+    box = zone.bounding_box()
+    assert box["y"] - (last_action["y"] + last_action["height"]) >= 32, "Delete sits well below the other actions"
+    red = "rgb(164, 22, 26)"
+    style = "(element, property) => getComputedStyle(element)[property]"
+    assert zone.evaluate(style, "borderTopColor") == red and zone.evaluate(style, "borderTopStyle") == "solid"
+    delete_button = page.locator("#action-delete")
+    assert delete_button.evaluate(style, "backgroundColor") == red
+    assert page.locator("#action-validate").evaluate(style, "backgroundColor") != red
+
+
+def test_when_the_session_has_ended_the_page_stops_reconnecting_and_offers_to_sign_in_again(demo, chromium):
+    server = demo.start_server()
+    page = signed_in_page(chromium, server, [])
+    details(page, server, LOADED_ID)
+    expect(page.locator("#signed-out")).to_be_hidden()
+
+    # Signed out elsewhere (or expired): the session is gone from the server.
+    demo.python("from django.contrib.sessions.models import Session; Session.objects.all().delete()")
+    server.stop()
+    demo.start_server(port=server.port)
+
+    expect(page.locator("#signed-out-heading")).to_be_focused(timeout=30_000)
+    expect(page.locator("#signed-out-heading")).to_have_text("Your session has ended.")
+    expect(page.locator("#connection-text")).to_have_text("Signed out")
+    assert page.inner_text("#reason-validate") == "Sign in again to use this."
+    assert page.get_attribute("#action-validate", "aria-disabled") == "true"
+    assert_accessible(page, "details, signed out")
+    link = page.get_by_role("link", name="Sign in again")
+    assert link.get_attribute("href") == f"/accounts/login/?next=/submissions/{LOADED_ID}/"
+    link.click()
+    page.fill("#id_username", "demo")
+    page.fill("#id_password", "demo")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"http://127.0.0.1:{server.port}/submissions/{LOADED_ID}/")
+    page.wait_for_selector(".connection-live")
+
+
+def test_the_list_follows_live_as_many_submissions_as_a_connection_may_and_marks_the_others(demo, chromium):
+    demo.env["WEBSOCKET_MAX_OPERATIONS_PER_CONNECTION"] = "3"
+    server = demo.start_server()
+    token = owner_token(demo)
+    created = [
+        server.execute(CREATE, {"title": title}, token=token)["data"]["createSubmission"]["id"]
+        for title in ("Goat census", "Pig herd")
+    ]
+    page = signed_in_page(chromium, server, [])
+    page.wait_for_selector(".connection-live")
+
+    rows = page.locator("#submissions tbody tr")
+    expect(rows).to_have_count(5)
+    expect(page.locator("tr.not-live")).to_have_count(2)
+    assert [row.get_attribute("data-submission-id") for row in page.locator("tr.not-live").all()] == [
+        row.get_attribute("data-submission-id") for row in rows.all()[3:]
+    ], "the newest are followed"
+    expect(page.locator("tr.not-live .not-live-mark").first).to_have_text("Not live")
+    expect(page.locator("#not-live-note")).to_contain_text("at most 3 submissions live")
+
+    demo.manage("set_submission_status", created[-1], "LOADED", "--message", "Imported")
+    expect(page.locator(f"tr[data-submission-id='{created[-1]}'] .badge")).to_have_text("Loaded")
+    expect(page.locator("#connection-text")).to_have_text("Live")
+    expect(page.locator("#stale")).to_be_hidden()
+
+    # Deleting a followed one frees its place for the next.
+    server.execute(DELETE, {"id": created[-1]}, token=token)
+    expect(rows).to_have_count(4)
+    expect(page.locator("tr.not-live")).to_have_count(1)
+    expect(page.locator("#connection-text")).to_have_text("Live")
+
+
+def test_a_subscription_the_server_refuses_marks_its_row_not_live_and_leaves_the_list_live(demo, chromium):
+    demo.env["WEBSOCKET_MAX_OPERATIONS_PER_CONNECTION"] = "2"
+    server = demo.start_server()
+    base = f"http://127.0.0.1:{server.port}"
+    page = signed_in_page(chromium, server, [])
+
+    # The page believes it may follow more than the server allows.
+    def raise_the_limit(route):
+        response = route.fetch()
+        route.fulfill(response=response, body=response.text().replace('data-live-limit="2"', 'data-live-limit="10"'))
+
+    page.route(f"{base}/", raise_the_limit)
+    page.goto(f"{base}/")
+    expect(page.locator("tr.not-live")).to_have_count(1)
+    expect(page.locator("#not-live-note")).to_be_visible()
+    expect(page.locator("#connection-text")).to_have_text("Live")
+    expect(page.locator("#stale")).to_be_hidden()
+    followed = page.locator("#submissions tbody tr:not(.not-live)").first.get_attribute("data-submission-id")
+    demo.manage("set_submission_status", followed, "ERROR", "--message", "Reset by an operator")
+    expect(page.locator(f"tr[data-submission-id='{followed}'] .badge")).to_have_text("Error")
+    expect(page.locator("#stale")).to_be_hidden()

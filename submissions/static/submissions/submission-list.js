@@ -1,7 +1,9 @@
 // The list of one's submissions, kept up to date without a reload.
 //
 // Statuses change in place: one submissionStatus subscription per listed
-// submission, all on one WebSocket. A submission created elsewhere (another
+// submission, all on one WebSocket, for the newest ones up to the number of
+// operations the server lets one connection run (data-live-limit); the rest,
+// and any the server refuses, are marked "Not live". A submission created elsewhere (another
 // tab, a service) is found by re-reading the list: when the socket
 // (re)connects, when the tab comes back into view, and on a light poll that
 // starts at POLL_MIN_MS and backs off to POLL_MAX_MS while nothing new turns
@@ -10,27 +12,31 @@
 (function () {
   "use strict";
 
-  const { request, liveClient } = window.pageGraphql;
+  const { request, liveClient, isSignedOut, isOperationError, showSignedOut } = window.pageGraphql;
   const root = document.getElementById("submission-list");
   const detailUrl = (id) => root.dataset.detailUrl.replace(/0\/$/, `${id}/`);
   const $ = (id) => document.getElementById(id);
   const POLL_MIN_MS = 5000;
   const POLL_MAX_MS = 60000;
+  const LIVE_LIMIT = Number(root.dataset.liveLimit);
 
   const SUBSCRIPTION = `subscription ($id: ID!) {
     submissionStatus(submissionId: $id) { version status statusDisplay message at }
   }`;
   const LIST = "query { submissions(first: 200) { id title status statusDisplay message updatedAt } }";
 
-  const rows = new Map(); // id -> {row, unsubscribe, version}
-  let connected = false;
+  // id -> {row, version, subscription: {unsubscribe} while followed, refused}
+  const rows = new Map();
+  let signedOut = false;
 
   function announce(text) {
     $("announcer").textContent = text;
   }
 
   function setConnection(live) {
-    connected = live;
+    if (signedOut) {
+      return; // final: nothing reconnects
+    }
     $("connection").className = `connection connection-${live ? "live" : "reconnecting"}`;
     $("connection-text").textContent = live ? "Live" : "Reconnecting…";
     $("stale").hidden = live;
@@ -58,10 +64,11 @@
   function removeRow(id) {
     const entry = rows.get(id);
     if (entry) {
-      entry.unsubscribe();
+      unfollow(entry);
       entry.row.remove();
       rows.delete(id);
       showEmpty();
+      followNewest(); // a place to follow is free
     }
   }
 
@@ -70,13 +77,36 @@
     $("submissions").hidden = rows.size === 0;
   }
 
-  function follow(id, row) {
-    const entry = { row, version: undefined, unsubscribe: () => {} };
-    rows.set(id, entry);
-    entry.unsubscribe = client.subscribe(
+  function following() {
+    return [...rows.values()].filter((entry) => entry.subscription).length;
+  }
+
+  function markLive(entry, live) {
+    entry.row.classList.toggle("not-live", !live);
+    let mark = entry.row.querySelector(".not-live-mark");
+    if (!mark) {
+      mark = document.createElement("span");
+      mark.className = "not-live-mark";
+      mark.textContent = "Not live";
+      entry.row.querySelector(".badge").after(" ", mark);
+    }
+    mark.hidden = live;
+    $("not-live-note").hidden = !document.querySelector("tr.not-live");
+  }
+
+  function follow(id, entry) {
+    const subscription = { unsubscribe: () => {} };
+    entry.subscription = subscription;
+    markLive(entry, true);
+    // A sink outlives an unfollow: it acts only while its subscription is the row's.
+    const current = () => entry.subscription === subscription;
+    subscription.unsubscribe = client.subscribe(
       { query: SUBSCRIPTION, variables: { id } },
       {
         next: (result) => {
+          if (!current()) {
+            return;
+          }
           if (result.errors) {
             removeRow(id); // deleted (or no longer one's own) while away
             return;
@@ -85,10 +115,53 @@
           renderRow(entry, result.data.submissionStatus);
           poll.soon();
         },
-        error: () => setConnection(false),
-        complete: () => removeRow(id), // the server completes it when the submission is deleted
+        error: (error) => {
+          if (!current()) {
+            return;
+          }
+          if (isOperationError(error)) {
+            // The server refused this one (say, its limit per connection):
+            // this row is not live; the socket and the other rows are fine.
+            entry.subscription = null;
+            entry.refused = true;
+            markLive(entry, false);
+          } else {
+            lostConnection(error);
+          }
+        },
+        complete: () => current() && removeRow(id), // the server completes it when the submission is deleted
       },
     );
+  }
+
+  function unfollow(entry) {
+    const subscription = entry.subscription;
+    entry.subscription = null;
+    if (subscription) {
+      subscription.unsubscribe();
+    }
+  }
+
+  // Follows the newest rows (the list's order), as many as the limit allows;
+  // the others show their last known status, marked as not live.
+  function followNewest() {
+    if (signedOut) {
+      return;
+    }
+    let places = LIVE_LIMIT;
+    for (const row of $("submissions").querySelectorAll("tbody tr")) {
+      const id = row.dataset.submissionId;
+      const entry = rows.get(id);
+      if (places > 0 && !entry.refused) {
+        places -= 1;
+        if (!entry.subscription) {
+          follow(id, entry);
+        }
+      } else {
+        unfollow(entry);
+        markLive(entry, false);
+      }
+    }
   }
 
   function newRow(submission) {
@@ -127,13 +200,15 @@
       const row = newRow(submission);
       body.insertBefore(row, before);
       before = row.nextSibling;
-      rows.set(submission.id, { row, version: undefined });
+      rows.set(submission.id, { row, version: undefined, subscription: null, refused: false });
       renderRow(rows.get(submission.id), submission);
-      follow(submission.id, row);
       announce(`New submission: ${submission.title}`);
       added += 1;
     }
     showEmpty();
+    if (added) {
+      followNewest();
+    }
     return added;
   }
 
@@ -142,7 +217,7 @@
     timer: null,
     schedule() {
       clearTimeout(this.timer);
-      if (document.visibilityState === "visible") {
+      if (document.visibilityState === "visible" && !signedOut) {
         this.timer = setTimeout(() => this.run(), this.delayMs);
       }
     },
@@ -165,16 +240,36 @@
     },
   };
 
+  // Closed for good when the session has ended (the client retries no more).
+  function lostConnection(closeEvent) {
+    if (isSignedOut(closeEvent)) {
+      setConnection(false);
+      signedOut = true;
+      clearTimeout(poll.timer);
+      $("connection-text").textContent = "Signed out";
+      $("stale").hidden = true; // the signed-out note says more
+      showSignedOut();
+    } else {
+      setConnection(false);
+    }
+  }
+
   const client = liveClient(root, {
     connected: () => poll.run(),
-    // With nothing left to follow the socket closes by design: not a loss.
-    closed: () => setConnection(rows.size === 0),
-    error: () => setConnection(false),
+    closed: (event) => {
+      if (following() === 0 && !isSignedOut(event)) {
+        setConnection(true); // with nothing left to follow the socket closes by design: not a loss
+      } else {
+        lostConnection(event);
+      }
+    },
+    error: lostConnection,
   });
 
   for (const row of $("submissions").querySelectorAll("tbody tr")) {
-    follow(row.dataset.submissionId, row);
+    rows.set(row.dataset.submissionId, { row, version: undefined, subscription: null, refused: false });
   }
+  followNewest();
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") {
       poll.delayMs = POLL_MIN_MS;
@@ -185,7 +280,7 @@
   });
   // The socket is lazy: with nothing to follow yet, open it for the
   // re-reads on (re)connection, and poll.
-  if (rows.size === 0) {
+  if (following() === 0) {
     setConnection(true);
     poll.schedule();
   }

@@ -6,7 +6,7 @@
 (function () {
   "use strict";
 
-  const { request, liveClient, errorCode } = window.pageGraphql;
+  const { request, liveClient, errorCode, isSignedOut, showSignedOut } = window.pageGraphql;
   const root = document.getElementById("submission");
   const submissionId = root.dataset.submissionId;
   const guide = JSON.parse(root.dataset.guide);
@@ -55,7 +55,7 @@
   };
   const WORK_IN_PROGRESS = new Set(["WAITING", "SUBMITTED"]);
 
-  // `connection`: connecting, live, reconnecting, error or deleted.
+  // `connection`: connecting, live, reconnecting, error, signed-out or deleted.
   const state = {
     connection: "connecting",
     current: null, // the latest event or request result applied
@@ -92,14 +92,14 @@
   // --- the connection, and the stale mark while it is not live
 
   function setConnection(connection, text) {
-    if (state.connection === "deleted") {
-      return; // the socket closing after a deletion changes nothing
+    if (state.connection === "deleted" || state.connection === "signed-out") {
+      return; // final: the socket closing afterwards changes nothing
     }
     state.connection = connection;
     $("connection").className = `connection connection-${connection}`;
     $("connection-text").textContent = text;
     const stale = connection !== "live" && state.current !== null;
-    $("stale").hidden = !stale;
+    $("stale").hidden = !stale || connection === "signed-out"; // that note says more
     $("live-data").classList.toggle("stale", stale);
     renderActions();
   }
@@ -194,6 +194,9 @@
   function unavailableBecause(action) {
     if (state.connection === "connecting") {
       return "Waiting for the page to connect.";
+    }
+    if (state.connection === "signed-out") {
+      return "Sign in again to use this.";
     }
     if (state.connection !== "live") {
       return "Paused while the page reconnects.";
@@ -435,10 +438,18 @@
 
   // --- the subscription
 
-  const client = liveClient(root, {
-    closed: () => setConnection("reconnecting", "Reconnecting…"),
-    error: () => setConnection("reconnecting", "Reconnecting…"),
-  });
+  // Closed for good when the session has ended (the client retries no more);
+  // otherwise the client reconnects, and the page says so meanwhile.
+  function lostConnection(closeEvent) {
+    if (isSignedOut(closeEvent) && state.connection !== "deleted") {
+      setConnection("signed-out", "Signed out");
+      showSignedOut();
+    } else {
+      setConnection("reconnecting", "Reconnecting…");
+    }
+  }
+
+  const client = liveClient(root, { closed: lostConnection, error: lostConnection });
 
   client.subscribe(
     { query: SUBSCRIPTION, variables: { id: submissionId } },
@@ -455,7 +466,7 @@
         apply(result.data.submissionStatus);
         setConnection("live", "Live");
       },
-      error: () => setConnection("reconnecting", "Reconnecting…"),
+      error: lostConnection,
       // The server completes a submission's subscriptions when it is deleted.
       complete: showDeleted,
     },
