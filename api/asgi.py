@@ -9,12 +9,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
 django_application = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import re_path  # noqa: E402
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware  # noqa: E402
 
 from api.hosts import AllowedHostsMiddleware  # noqa: E402
+from api.proxies import resolving_forwarded_headers  # noqa: E402
 from api.schema import schema  # noqa: E402
 from api.token_requests import TokenRequests  # noqa: E402
 from api.urls import graphql as graphql_view  # noqa: E402
@@ -27,7 +26,7 @@ websocket_routes = [re_path(r"^graphql/?$", GraphQLWebSocket(schema))]
 # Behind the proxy, the client and the scheme (https, wss) are the ones it
 # forwards, believed from TRUSTED_PROXIES only; here, so that every server
 # (daphne, uvicorn, granian) reads them alike.
-_routes = ProxyHeadersMiddleware(
+_routes = resolving_forwarded_headers(
     ProtocolTypeRouter(
         {
             # GraphiQL's scripts are served from here, so it works with no internet.
@@ -36,8 +35,7 @@ _routes = ProxyHeadersMiddleware(
             # The connection reads the session cookie itself, once, when it authenticates.
             "websocket": AllowedHostsMiddleware(URLRouter(websocket_routes)),
         }
-    ),
-    trusted_hosts=settings.TRUSTED_PROXIES,
+    )
 )
 
 

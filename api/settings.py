@@ -1,5 +1,6 @@
 """Settings, read from the environment (see the README's configuration table)."""
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -46,16 +47,32 @@ METRICS_ALLOWED_NETWORKS = [
     if network.strip()
 ]
 
+
+def _trusted_networks(value: str) -> list[str]:
+    """TRUSTED_PROXIES as networks, checked once, at start.
+
+    uvicorn's ProxyHeadersMiddleware (api.asgi) and api.proxies both read
+    them: an entry with host bits set (10.0.0.5/24) would be trusted by one
+    and not the other, so it is refused, as is what is not an address.
+    """
+    networks = []
+    for entry in filter(None, (part.strip() for part in value.split(","))):
+        try:
+            networks.append(str(ipaddress.ip_network(entry)))
+        except ValueError as error:
+            raise ImproperlyConfigured(
+                f"TRUSTED_PROXIES: {entry!r} is not an address or a network ({error}); "
+                "write an address (10.0.0.5) or a network without host bits (10.0.0.0/24)."
+            ) from None
+    return networks
+
+
 # Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed
 # (api.asgi, api.proxies): the client's address (the login throttle, limits per
 # address) and the scheme it used (is_secure(), CSRF's origin check). Headers
 # from any other peer are ignored. /metrics never trusts a proxied request
 # without its token.
-TRUSTED_PROXIES = [
-    network.strip()
-    for network in os.environ.get("TRUSTED_PROXIES", "127.0.0.1/32,::1/128").split(",")
-    if network.strip()
-]
+TRUSTED_PROXIES = _trusted_networks(os.environ.get("TRUSTED_PROXIES", "127.0.0.1/32,::1/128"))
 
 # One Content-Security-Policy for every HTML page that sets none
 # (api.security_headers); 'self' covers same-origin ws:/wss: too (CSP 3).

@@ -3,7 +3,7 @@
 import pytest
 from asgiref.testing import ApplicationCommunicator
 
-from api.proxies import scope_client_address
+from api.proxies import CLIENT_RESOLVED, resolving_forwarded_headers, scope_client_address
 
 
 def scope(client, forwarded=None):
@@ -18,12 +18,35 @@ def scope(client, forwarded=None):
         (("127.0.0.1", 5000), "203.0.113.7", "203.0.113.7"),
         (("127.0.0.1", 5000), "198.51.100.1, 203.0.113.7", "203.0.113.7"),
         (("203.0.113.7", 5000), "198.51.100.1", "203.0.113.7"),
+        (("127.0.0.1", 5000), "203.0.113.7, 127.0.0.1", "203.0.113.7"),
         (None, None, None),
     ],
-    ids=["direct", "through-the-proxy", "proxy-appends-last", "untrusted-peer-claims", "no-network"],
+    ids=["direct", "through-the-proxy", "proxy-appends-last", "untrusted-peer-claims", "two-proxies", "no-network"],
 )
 def test_a_websockets_client_is_the_address_a_trusted_proxy_saw(client, forwarded, address):
     assert scope_client_address(scope(client, forwarded)) == address
+
+
+async def test_the_application_resolves_the_client_once_and_marks_the_scope():
+    seen = {}
+
+    async def probe(scope, receive, send):
+        seen["client"], seen["address"] = scope["client"][0], scope_client_address(scope)
+        await send({"type": "websocket.close"})
+
+    communicator = ApplicationCommunicator(
+        resolving_forwarded_headers(probe), scope(("127.0.0.1", 5000), "198.51.100.1, 203.0.113.7")
+    )
+    await communicator.send_input({"type": "websocket.connect"})
+    await communicator.receive_output(timeout=5)
+
+    assert seen == {"client": "203.0.113.7", "address": "203.0.113.7"}
+
+
+def test_a_resolved_scopes_client_is_not_resolved_again_from_the_header():
+    resolved = {**scope(("127.0.0.1", 0), "203.0.113.7"), CLIENT_RESOLVED: True}
+
+    assert scope_client_address(resolved) == "127.0.0.1"
 
 
 CSRF_SECRET = "a" * 32

@@ -69,3 +69,15 @@ def test_redis_sentinels_and_tls_urls_reach_channels_redis_as_it_expects_them():
 def test_an_unknown_channel_layer_is_refused_at_start():
     result = django_settings("", REDIS_URL="redis://127.0.0.1:6379/0", CHANNEL_LAYER="kafka")
     assert result.returncode != 0 and "CHANNEL_LAYER must be one of" in result.stderr
+
+
+def test_trusted_proxies_are_networks_and_an_address_is_a_network_of_one():
+    result = django_settings("print(settings.TRUSTED_PROXIES)", TRUSTED_PROXIES="10.0.0.5, 10.1.0.0/16,::1")
+    assert result.stdout.strip() == "['10.0.0.5/32', '10.1.0.0/16', '::1/128']"
+
+
+def test_a_trusted_proxy_entry_with_host_bits_or_a_name_is_refused_at_start():
+    for entry in ("10.0.0.5/24", "nginx"):
+        result = django_settings("", TRUSTED_PROXIES=f"127.0.0.1,{entry}")
+        assert result.returncode != 0, entry
+        assert f"TRUSTED_PROXIES: {entry!r} is not an address or a network" in result.stderr
