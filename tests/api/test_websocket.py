@@ -2,11 +2,13 @@
 
 import pytest
 from asgiref.sync import sync_to_async
+from asgiref.testing import ApplicationCommunicator
 from django.db import transaction
 
+from api.asgi import application
 from submissions import events, selectors, services
 from submissions.models import Status
-from tests.api.websocket_client import PROTOCOLS, UPDATE_STATUS, GraphQLSocket, bearer
+from tests.api.websocket_client import PROTOCOLS, TIMEOUT_SECONDS, UPDATE_STATUS, GraphQLSocket, bearer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -162,6 +164,51 @@ async def test_a_page_on_another_site_cannot_open_a_socket_with_the_users_cookie
     )
     connected, _ = await socket.communicator.connect()
     assert not connected
+
+
+async def handshake(*, origin: str, host: str, peer: str = "203.0.113.7", forwarded_proto: str | None = None) -> str:
+    """What the application answers a browser's WebSocket handshake without Sec-Fetch-Site: accept or close."""
+    headers = [(b"origin", origin.encode()), (b"host", host.encode())]
+    if forwarded_proto:
+        headers.append((b"x-forwarded-proto", forwarded_proto.encode()))
+    scope = {
+        "type": "websocket",
+        "scheme": "ws",
+        "path": "/graphql/",
+        "raw_path": b"/graphql/",
+        "query_string": b"",
+        "headers": headers,
+        "subprotocols": ["graphql-transport-ws"],
+        "client": (peer, 5000),
+        "server": ("127.0.0.1", 8000),
+    }
+    communicator = ApplicationCommunicator(application, scope)
+    await communicator.send_input({"type": "websocket.connect"})
+    answer = (await communicator.receive_output(timeout=TIMEOUT_SECONDS))["type"]
+    await communicator.send_input({"type": "websocket.disconnect", "code": 1000})
+    await communicator.wait(timeout=TIMEOUT_SECONDS)
+    return answer
+
+
+async def test_a_page_on_the_servers_own_host_and_port_may_open_a_socket(settings):
+    settings.ALLOWED_HOSTS = ["site"]
+
+    assert await handshake(origin="http://site:8123", host="site:8123") == "websocket.accept"
+
+
+async def test_a_page_on_the_same_host_but_another_port_may_not(settings):
+    # What a proxy that drops the port (`Host $host`) makes of the page's own origin.
+    settings.ALLOWED_HOSTS = ["site"]
+
+    assert await handshake(origin="http://site:8123", host="site") == "websocket.close"
+
+
+async def test_an_https_page_behind_a_trusted_proxy_terminating_tls_may_open_a_socket(settings):
+    settings.ALLOWED_HOSTS = ["site"]
+
+    answer = await handshake(origin="https://site:8443", host="site:8443", peer="127.0.0.1", forwarded_proto="https")
+
+    assert answer == "websocket.accept"
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
