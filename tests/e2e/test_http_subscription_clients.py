@@ -87,10 +87,29 @@ class Client:
 
 
 @pytest.fixture
-def served(project, node_clients):
+def served(project, node_clients, library):
     # urql re-hands its last result to the application on every multipart
-    # heartbeat ({}): none comes during a test.
-    return serve(project, HTTP_STREAM_HEARTBEAT_SECONDS="600")
+    # heartbeat ({}), as the README says: for it alone, none comes during a test.
+    if library == "urql-multipart":
+        return serve(project, HTTP_STREAM_HEARTBEAT_SECONDS="600")
+    return serve(project)
+
+
+@pytest.mark.parametrize("library", [library for library in LIBRARIES if library != "urql-multipart"])
+def test_a_client_library_hands_over_nothing_for_heartbeats(project, node_clients, library):
+    served = serve(project, HTTP_STREAM_HEARTBEAT_SECONDS="0.2")
+    client = Client(library, served)
+    try:
+        (snapshot,) = client.results(1)
+        # Nothing to hand over while the stream is idle: only heartbeats come.
+        with pytest.raises(queue.Empty):
+            client.lines.get(timeout=1.5)
+        changed = served.change("LOADED", "after the heartbeats")
+        (change,) = client.results(1)
+    finally:
+        client.stop()
+
+    assert versions([snapshot, change]) == [1, changed]
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
