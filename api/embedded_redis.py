@@ -9,11 +9,13 @@ Unix socket in the project folder; every local process then shares it.
 The server belongs to the process that started it (under `make run`, the
 web server) and dies with it, however that process ends: a small watchdog
 (`python -m api.embedded_redis`) starts it and stops it as soon as that
-process is gone, so no Redis outlives `make run` or the tests. A process
+process is gone, and the kernel stops it should the watchdog itself be
+killed (PR_SET_PDEATHSIG), so no Redis outlives `make run` or the tests. A process
 whose layer finds the server gone starts it again, and becomes its owner.
 """
 
 import asyncio
+import ctypes
 import fcntl
 import logging
 import os
@@ -32,8 +34,11 @@ logger = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT_SECONDS = 10.0
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-# The watchdogs this process started (kept, so that they are reaped).
+# The watchdogs this process started and that may still run: each is reaped
+# (polled) once it has exited, so that none is left a zombie.
 _watchdogs: list[subprocess.Popen] = []
+# prctl(2): the signal the kernel sends a process when its parent dies.
+PR_SET_PDEATHSIG = 1
 
 
 def _is_serving(socket_path: Path) -> bool:
@@ -59,6 +64,7 @@ def ensure_server(socket_path: str | Path) -> None:
         logger.info("Starting the embedded Redis server on %s", socket_path)
         # A session of its own: a Ctrl-C stops the owner first, and the Redis that a draining server
         # still uses stops only once the owner is gone.
+        _watchdogs[:] = [watchdog for watchdog in _watchdogs if watchdog.poll() is None]
         _watchdogs.append(
             subprocess.Popen(
                 [sys.executable, "-m", "api.embedded_redis", str(os.getpid()), *_server_command(socket_path)],
@@ -100,7 +106,9 @@ def watch(owner_pid: int, command: list[str]) -> int:
         owner = os.pidfd_open(owner_pid)
     except ProcessLookupError:
         return 0
-    server = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    watchdog_pid = os.getpid()
+    # Killed itself (SIGKILL runs no `finally`), the watchdog takes its server along: the kernel signals it.
+    server = subprocess.Popen(command, stdin=subprocess.DEVNULL, preexec_fn=lambda: _die_with_parent(watchdog_pid))
     try:
         # Both are waited on, not polled: a pidfd becomes readable when its process exits.
         select.select([owner, os.pidfd_open(server.pid)], [], [])
@@ -108,6 +116,15 @@ def watch(owner_pid: int, command: list[str]) -> int:
         server.terminate()
         server.wait()
     return server.returncode
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """In a child, before exec: be sent SIGTERM when the parent dies (Linux)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+    if os.getppid() != parent_pid:  # it died before the call
+        os._exit(1)
 
 
 def stop_server(socket_path: str | Path) -> None:
