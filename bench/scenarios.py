@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-# Long enough to outlast channels-redis' 5 s blocking pop (NOTES.md: idle
-# subscriptions died over Redis when a socket timeout matched it).
+# Long enough to outlast channels-redis' 5 s blocking pop: idle subscriptions
+# over Redis once died when a socket timeout matched it.
 IDLE_SECONDS = 10.0
 DEFAULT_IDLE_CONNECTIONS = 2_000  # the target is 10,000: ask for it with --connections 10000
 

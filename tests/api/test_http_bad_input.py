@@ -1,7 +1,7 @@
 """Hostile and malformed input over HTTP: a clean 4xx or a GraphQL error with `extensions.code`, and nothing changed.
 
-SPEC.md, "Errors": bad input gets a clear GraphQL error with the spec's code
-and changes nothing; no stack trace reaches a client.
+Bad input gets a clear GraphQL error with its code (the README, "Who may do
+what") and changes nothing; no stack trace reaches a client.
 """
 
 import json

@@ -16,7 +16,7 @@ from bench import report, wire
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PEER_DIR = PROJECT_DIR / "bench" / "node_peer"
-# SPEC.md, "Performance": what a Node team would pick. better-sqlite3 13 needs Node 22.
+# What a Node team would pick (the README, "Performance"). better-sqlite3 13 needs Node 22.
 PINNED = {"graphql-yoga": "5.24.1", "graphql-ws": "6.4.2", "better-sqlite3": "12.11.1"}
 
 

@@ -1,4 +1,4 @@
-"""The status rules of SPEC.md, checked over the whole status table."""
+"""The status rules (submissions.rules: transitions and actions), checked over the whole status table."""
 
 import pytest
 
