@@ -38,6 +38,11 @@ RESULTS = """mutation($input: RecordValidationResultsInput!) {
 ACCESSIONS = "mutation($input: RecordAccessionsInput!) { recordAccessions(input: $input) }"
 
 RECORDS_PAGE = 1000
+# The submission is then in ERROR, where Validate is not offered: say what the owner can do.
+FAILED_IN_THE_WORKER = (
+    "{kind} failed in the worker. Ask the service's operators to look into it, "
+    "or delete this submission and upload its records again."
+)
 
 
 @dataclass
@@ -67,9 +72,17 @@ class Worker:
         listening = asyncio.create_task(self._listen(wake))
         ready = False
         try:
+            delay = self.settings.first_retry_seconds
             while True:
                 wake.clear()
-                request = await self._call(CLAIM, {"input": self._claim_input()})
+                try:
+                    request = await self._call(CLAIM, {"input": self._claim_input()})
+                except GraphQLError as error:  # an internal error comes as 200 with `errors`: it may pass
+                    logger.warning("Could not claim work (%s); again in %.1f s", error, delay)
+                    await asyncio.sleep(delay)
+                    delay = self._next_delay(delay)
+                    continue
+                delay = self.settings.first_retry_seconds
                 if not ready:
                     ready = True
                     logger.info("Listening for work at %s as %s", self.client.url, self.settings.name)
@@ -130,12 +143,21 @@ class Worker:
         except LeaseLost:
             logger.warning("Lost the lease of submission %s: another worker has it", request["submissionId"])
         except ArchiveRefused as refusal:
-            await self._end(FAIL, request, message=str(refusal))
+            await self._give_up(request, str(refusal))
         except Exception:
             logger.exception("%s of submission %s failed", request["kind"], request["submissionId"])
-            await self._end(FAIL, request, message=f"{request['kind'].capitalize()} failed in the worker; ask again.")
+            await self._give_up(request, FAILED_IN_THE_WORKER.format(kind=request["kind"].capitalize()))
         finally:
             keeping.cancel()
+
+    async def _give_up(self, request: dict, message: str) -> None:
+        # Whatever happens here, the worker goes on to the next request: the
+        # submission may be gone (deleted mid-work), the lease handed on, or
+        # the server failing; the request then ends on the server's side.
+        try:
+            await self._end(FAIL, request, message=message)
+        except (LeaseLost, GraphQLError) as error:
+            logger.warning("Could not report the failure of submission %s (%s)", request["submissionId"], error)
 
     async def _keep_lease(self, lease_id: str, doing: asyncio.Task) -> None:
         while True:

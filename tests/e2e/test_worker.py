@@ -1,6 +1,7 @@
 """The reference worker, a real process against a real server: work is never lost and never done twice."""
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import pytest
 
 from tests.e2e.conftest import PROJECT_DIR
 from worker.client import Client
+from worker.worker import Settings, Worker
 
 WAIT_SECONDS = 90
 
@@ -197,6 +199,71 @@ async def test_a_worker_killed_mid_validation_leaves_the_request_to_another_work
 
     assert (final["status"], final["message"]) == ("READY", "Validation passed")
     assert setup.requests() == [(submission_id, "VALIDATION", "DONE", "2", "rescuer")]
+
+
+async def test_a_submission_deleted_mid_work_leaves_the_worker_running_and_taking_the_next_request(sqlite_setup):
+    setup = sqlite_setup
+    doomed = setup.loaded_submission([animal(f"cow-{n}") for n in range(1, 101)], title="Doomed")
+    setup.owner.execute(REQUEST_VALIDATION, {"id": doomed})
+    worker = setup.start_worker("w1", "--batch-size", "10", "--pause-seconds", "0.5", "--poll-seconds", "0.5")
+    await setup.wait_for(doomed, lambda event: (event["progress"] or {}).get("done", 0) >= 10)
+
+    # An operator deletes it (as the admin does), whatever its status: the worker's next call finds nothing.
+    setup.project.python(f"from submissions.models import Submission; Submission.objects.filter(pk={doomed}).delete()")
+    following = setup.loaded_submission([animal("cow-1")], title="Next")
+    setup.owner.execute(REQUEST_VALIDATION, {"id": following})
+    final = await setup.wait_for(following, settled)
+
+    assert (final["status"], final["message"]) == ("READY", "Validation passed")
+    assert worker.poll() is None
+    assert setup.requests() == [(following, "VALIDATION", "DONE", "1", "w1")]
+
+
+async def test_a_worker_whose_server_restarts_reconnects_with_back_off_and_resumes_its_claimed_work(sqlite_setup):
+    setup = sqlite_setup
+    submission_id = setup.loaded_submission([animal(f"cow-{n}") for n in range(1, 101)])
+    setup.owner.execute(REQUEST_VALIDATION, {"id": submission_id})
+    worker = setup.start_worker("w1", "--batch-size", "10", "--pause-seconds", "0.5", "--poll-seconds", "0.5")
+    await setup.wait_for(submission_id, lambda event: (event["progress"] or {}).get("done", 0) >= 10)
+
+    port = setup.server.port
+    setup.server.stop()
+    setup.server = setup.project.start_server(port=port)
+    final = await setup.wait_for(submission_id, settled)
+
+    assert (final["status"], final["message"]) == ("READY", "Validation passed")
+    # Resumed under the lease it held, not claimed again.
+    assert setup.requests() == [(submission_id, "VALIDATION", "DONE", "1", "w1")]
+    following = setup.loaded_submission([animal("cow-1")], title="After the restart")
+    setup.owner.execute(REQUEST_VALIDATION, {"id": following})
+    assert (await setup.wait_for(following, settled))["status"] == "READY"
+    assert worker.poll() is None
+    assert "Server unreachable" in (setup.project.folder / "worker-w1.log").read_text()
+
+
+async def test_a_worker_whose_claims_get_graphql_errors_keeps_trying(sqlite_setup):
+    # The server answers a claim with `errors` (here a lease it refuses; in life, an internal error).
+    failures = asyncio.Event()
+    seen = []
+
+    class Failures(logging.Handler):
+        def emit(self, record):
+            if record.getMessage().startswith("Could not claim work"):
+                seen.append(record)
+                if len(seen) >= 3:
+                    failures.set()
+
+    handler = Failures()
+    logging.getLogger("worker").addHandler(handler)
+    settings = Settings(lease_seconds=10**6, first_retry_seconds=0.01, max_retry_seconds=0.05)
+    running = asyncio.create_task(Worker(sqlite_setup.service, settings).run())
+    try:
+        await asyncio.wait_for(failures.wait(), WAIT_SECONDS)
+        assert not running.done()
+    finally:
+        running.cancel()
+        logging.getLogger("worker").removeHandler(handler)
+    assert "leaseSeconds" in seen[0].getMessage()
 
 
 async def _two_workers_take_each_request_once(setup):
