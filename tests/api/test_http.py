@@ -363,6 +363,24 @@ class TestSessions:
         assert response.status_code == 403
         assert not Submission.objects.exists()
 
+    @pytest.mark.parametrize("accept", ["text/event-stream", "multipart/mixed;subscriptionSpec=1.0"])
+    def test_a_session_subscription_stream_without_the_csrf_token_is_refused_with_a_graphql_error(
+        self, owner, submission, accept
+    ):
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(owner.user)
+        subscription = "subscription ($id: ID!) { submissionStatus(submissionId: $id) { version } }"
+        response = client.post(
+            "/graphql/",
+            json.dumps({"query": subscription, "variables": {"id": str(submission.pk)}}),
+            content_type="application/json",
+            headers={"Accept": accept},
+        )
+        assert response.status_code == 403
+        assert response["Content-Type"].startswith("application/json")
+        assert error_codes(response.json()) == ["FORBIDDEN"]
+        assert "X-CSRFToken" in response.json()["errors"][0]["message"]
+
     def test_the_demo_user_signs_in_on_the_login_page(self, db):
         from django.core.management import call_command
 
