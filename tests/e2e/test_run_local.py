@@ -3,6 +3,7 @@
 import signal
 import subprocess
 import sys
+import threading
 
 import psutil
 
@@ -10,6 +11,26 @@ from tests.conftest import free_port
 from tests.e2e.conftest import PROJECT_DIR, graphql_post
 
 STARTUP_SECONDS = 60
+
+
+class Lines:
+    """A process's output, read on a thread of its own so that waiting for a line has a deadline."""
+
+    def __init__(self, stream):
+        self.seen: list[str] = []
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            with self._changed:
+                self.seen.append(line)
+                self._changed.notify_all()
+
+    def wait_for(self, text: str, *, timeout: float) -> bool:
+        """Whether a line containing `text` arrived within `timeout` seconds."""
+        with self._changed:
+            return self._changed.wait_for(lambda: any(text in line for line in self.seen), timeout=timeout)
 
 
 def test_the_server_and_the_worker_start_together_and_stop_together(project):
@@ -24,13 +45,8 @@ def test_the_server_and_the_worker_start_together_and_stop_together(project):
     )
     try:
         # The worker logs its first claim's outcome only once the server answered it.
-        lines = []
-        for line in launcher.stdout:
-            lines.append(line)
-            if "Listening for work" in line:
-                break
-        else:
-            raise AssertionError("".join(lines))
+        lines = Lines(launcher.stdout)
+        assert lines.wait_for("Listening for work", timeout=STARTUP_SECONDS), "".join(lines.seen)
         children = psutil.Process(launcher.pid).children(recursive=True)
         commands = [" ".join(child.cmdline()) for child in children]
         assert any("run_worker" in command for command in commands), commands
