@@ -257,6 +257,16 @@ def test_the_readme_example_runs(block, reader):
     RUNNERS[block.language](block, reader)
 
 
+def test_the_claiming_example_runs_when_no_request_is_waiting(reader):
+    # As with `make run`, whose worker has usually taken the request first: the claim is null.
+    block = next(b for b in BLOCKS if b.language == "python" and "claimWorkRequest" in b.body)
+    reader.project.python(
+        "from submissions.models import WorkRequest; WorkRequest.objects.filter(state='PENDING').delete()"
+    )
+
+    run_python(block, reader)
+
+
 def test_every_block_is_run_or_says_why_not():
     for block in BLOCKS:
         assert block.mark in (None, RUNS_UNTIL_STOPPED) or NOT_RUN.match(block.mark), (block.line, block.mark)
