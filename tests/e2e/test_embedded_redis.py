@@ -43,8 +43,8 @@ STOP_SECONDS = 30
 RESTART_SECONDS = 30
 
 
-def test_the_embedded_redis_dies_with_the_process_that_started_it_even_when_it_is_killed(tmp_path):
-    socket_path = tmp_path / "redis.sock"
+def start_owner(socket_path) -> subprocess.Popen:
+    """A process that starts the embedded Redis on `socket_path`, and so owns it; returned once it serves."""
     owner = subprocess.Popen(
         [sys.executable, "-c", OWNER, str(socket_path)],
         cwd=PROJECT_DIR,
@@ -54,6 +54,17 @@ def test_the_embedded_redis_dies_with_the_process_that_started_it_even_when_it_i
     )
     try:
         assert owner.stdout.readline() == "serving\n"
+    except BaseException:
+        owner.kill()
+        owner.wait()
+        raise
+    return owner
+
+
+def test_the_embedded_redis_dies_with_the_process_that_started_it_even_when_it_is_killed(tmp_path):
+    socket_path = tmp_path / "redis.sock"
+    owner = start_owner(socket_path)
+    try:
         assert redis.Redis(unix_socket_path=str(socket_path)).ping()
         started = processes_using(socket_path)
         assert started
@@ -74,15 +85,8 @@ def kill_leftovers(socket_path) -> None:
 
 def test_the_embedded_redis_dies_with_its_watchdog_even_when_the_watchdog_is_killed(tmp_path):
     socket_path = tmp_path / "redis.sock"
-    owner = subprocess.Popen(
-        [sys.executable, "-c", OWNER, str(socket_path)],
-        cwd=PROJECT_DIR,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    owner = start_owner(socket_path)
     try:
-        assert owner.stdout.readline() == "serving\n"
         (watchdog,) = [p for p in processes_using(socket_path) if "api.embedded_redis" in p.cmdline()]
         (server,) = [p for p in processes_using(socket_path) if "redis-server" in p.name()]
 
