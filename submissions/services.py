@@ -16,7 +16,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from submissions import events, rules, selectors
-from submissions.exceptions import BadUserInput, Forbidden, InvalidTransition
+from submissions.exceptions import BadUserInput, Forbidden, InvalidTransition, NotFound
 from submissions.models import (
     Record,
     RecordKind,
@@ -25,6 +25,8 @@ from submissions.models import (
     ValidationMessage,
     ValidationOutcome,
     ValidationResult,
+    WorkRequest,
+    WorkRequestState,
 )
 from submissions.summary import validation_summary
 
@@ -74,6 +76,21 @@ def _one_writer():
         # waiting here for a thread that waits for it would deadlock.
         return nullcontext()
     return _sqlite_writer
+
+
+def _check_lease(pk: int, lease_id: str | None) -> None:
+    """NotFound unless `lease_id` (when given) holds the submission's work now.
+
+    A worker away longer than its lease finds it handed on; it must not then
+    write next to the new holder.
+    """
+    if lease_id is None:
+        return
+    held = WorkRequest.objects.filter(submission_id=pk, lease_id=str(lease_id), state=WorkRequestState.CLAIMED)
+    if not held.exists():
+        raise NotFound(
+            "No work on this submission is held under this lease: it was handed to another worker, or the work ended."
+        )
 
 
 @contextmanager
@@ -290,11 +307,14 @@ def records_add(*, submission: Submission | int, records: list[dict]) -> int:
     return len(records)
 
 
-def validation_results_record(*, submission: Submission | int, results: list[dict], complete: bool = False) -> dict:
+def validation_results_record(
+    *, submission: Submission | int, results: list[dict], complete: bool = False, lease_id: str | None = None
+) -> dict:
     """Store validation results ({kind, name, outcome, messages}) and return the new summary.
 
     A record's new result replaces its old one. With `complete`, the status
     becomes READY when no record has issues or is unvalidated, else NEED_REVISION.
+    With `lease_id`, only while that lease holds the submission's work (else NotFound).
     """
     _check_names(results, what="results")
     for result in results:
@@ -303,6 +323,7 @@ def validation_results_record(*, submission: Submission | int, results: list[dic
             _text(message["message"], what="validation message")
             _text(message.get("offending_column") or "", what="offending column")
     with _change(submission) as submission:
+        _check_lease(submission.pk, lease_id)
         records = {
             (record.kind, record.name): record
             for record in Record.objects.filter(submission=submission, name__in={r["name"] for r in results})
@@ -342,14 +363,21 @@ def submission_republish(*, submission: Submission | int, include_validation: bo
         return _publish_change(submission, include_validation=include_validation)
 
 
-def progress_report(*, submission: Submission | int, phase: str, done: int, total: int) -> dict:
-    """Publish how far a phase has got; the status is unchanged. Returns the event."""
+def progress_report(
+    *, submission: Submission | int, phase: str, done: int, total: int, lease_id: str | None = None
+) -> dict:
+    """Publish how far a phase has got; the status is unchanged. Returns the event.
+
+    With `lease_id`, only while that lease holds the submission's work (else NotFound).
+    """
     if not _text(phase, what="phase").strip():
         raise BadUserInput("A progress report needs a phase.")
     if not 0 <= done <= total:
         raise BadUserInput("Progress needs 0 <= done <= total.")
     pk = submission_pk(submission)
-    with events.in_order(pk), _one_writer():
+    # The lease is checked and the report made in one transaction; without one, one UPDATE is the transaction.
+    with events.in_order(pk), _one_writer(), transaction.atomic() if lease_id is not None else nullcontext():
+        _check_lease(pk, lease_id)
         event = _bump(pk, progress={"phase": phase, "done": done, "total": total})
     if event is None:
         raise selectors.not_found(pk)

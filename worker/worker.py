@@ -192,10 +192,9 @@ class Worker:
                 return records
             offset += RECORDS_PAGE
 
-    async def _progress(self, submission_id: str, phase: str, done: int, total: int) -> None:
-        await self._call(
-            PROGRESS, {"input": {"submissionId": submission_id, "phase": phase, "done": done, "total": total}}
-        )
+    async def _progress(self, request: dict, phase: str, done: int, total: int) -> None:
+        report = {"submissionId": request["submissionId"], "phase": phase, "done": done, "total": total}
+        await self._call(PROGRESS, {"input": {**report, "leaseId": request["leaseId"]}})
 
     def _batches(self, items: list) -> list[list]:
         size = self.settings.batch_size
@@ -206,11 +205,13 @@ class Worker:
         submission_id = request["submissionId"]
         records = await self._records(submission_id)
         results, done = validate(records), 0
-        await self._progress(submission_id, "Validating", 0, len(results))
+        await self._progress(request, "Validating", 0, len(results))
         for batch in self._batches(results):
-            await self._call(RESULTS, {"input": {"submissionId": submission_id, "results": batch}})
+            await self._call(
+                RESULTS, {"input": {"submissionId": submission_id, "results": batch, "leaseId": request["leaseId"]}}
+            )
             done += len(batch)
-            await self._progress(submission_id, "Validating", done, len(results))
+            await self._progress(request, "Validating", done, len(results))
             await asyncio.sleep(self.settings.pause_seconds)
         await self._end(COMPLETE, request)
 
@@ -221,13 +222,13 @@ class Worker:
         animals = {record["name"]: record["attributes"] for record in records if record["kind"] == "ANIMAL"}
         waiting = [record for record in records if not record["accession"]]
         done = len(records) - len(waiting)
-        await self._progress(submission_id, "Submitting to the archive", done, len(records))
+        await self._progress(request, "Submitting to the archive", done, len(records))
         # The archive takes or refuses the submission whole, before any accession is recorded.
         accessions = self.archive.submit(submission_id, waiting, animals=animals)
         items = [{"kind": kind, "name": name, "accession": value} for (kind, name), value in accessions.items()]
         for batch in self._batches(items):
             await self._call(ACCESSIONS, {"input": {"submissionId": submission_id, "accessions": batch}})
             done += len(batch)
-            await self._progress(submission_id, "Submitting to the archive", done, len(records))
+            await self._progress(request, "Submitting to the archive", done, len(records))
             await asyncio.sleep(self.settings.pause_seconds)
         await self._end(COMPLETE, request)

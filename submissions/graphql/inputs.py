@@ -52,6 +52,11 @@ class RecordValidationResultsInput:
     submission_id: strawberry.ID
     results: list[ValidationResultInput]
     complete: bool = False
+    lease_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The worker's lease (claimWorkRequest): when given and no longer held, NOT_FOUND and nothing "
+        "changes, so a worker whose lease was handed on cannot write next to the new holder.",
+    )
 
 
 @strawberry.input
@@ -60,6 +65,11 @@ class ReportProgressInput:
     phase: str
     done: int
     total: int
+    lease_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The worker's lease (claimWorkRequest): when given and no longer held, NOT_FOUND and nothing "
+        "changes, so a worker whose lease was handed on cannot write next to the new holder.",
+    )
 
 
 @strawberry.input

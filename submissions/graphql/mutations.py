@@ -151,6 +151,7 @@ class Mutation:
             submission_id=input.submission_id,
             results=results,
             complete=input.complete,
+            lease_id=input.lease_id,
         )
         return ValidationSummary.from_summary(summary)
 
@@ -164,5 +165,6 @@ class Mutation:
             phase=input.phase,
             done=input.done,
             total=input.total,
+            lease_id=input.lease_id,
         )
         return SubmissionStatusEvent.from_event(event)

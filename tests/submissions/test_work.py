@@ -206,9 +206,7 @@ def expire(request) -> None:
 
 
 @pytest.mark.django_db
-def test_a_request_claimed_the_maximum_number_of_times_is_not_handed_out_again_and_its_submission_errs(
-    owner, settings
-):
+def test_a_request_claimed_the_maximum_number_of_times_is_not_handed_out_again_and_its_submission_errs(owner, settings):
     settings.WORK_MAX_ATTEMPTS = 2
     doomed = requests.validation_request(submission=loaded_submission(owner.user, title="A"))
     expire(claim("w1"))
@@ -236,6 +234,44 @@ def test_a_request_given_back_the_maximum_number_of_times_fails_too(requested, s
     assert claim("w2") is None
     assert fresh(requested).status == Status.ERROR
     assert WorkRequest.objects.get().state == "FAILED"
+
+
+RESULTS = """mutation($input: RecordValidationResultsInput!) {
+  recordValidationResults(input: $input) { animals { unknown } } }"""
+PROGRESS = """mutation($input: ReportProgressInput!) { reportProgress(input: $input) { version progress { done } } }"""
+
+
+@pytest.mark.django_db
+def test_results_and_progress_under_a_lease_handed_on_are_not_found_and_change_nothing(service, requested):
+    old = claim("w1")
+    expire(old)
+    current = claim("w2")
+    before = fresh(requested).version
+    writes = [
+        (RESULTS, {"submissionId": requested.pk, "results": results(requested), "leaseId": old.lease_id}),
+        (
+            PROGRESS,
+            {"submissionId": requested.pk, "phase": "Validating", "done": 1, "total": 2, "leaseId": old.lease_id},
+        ),
+    ]
+
+    for query, variables in writes:
+        assert error_codes(service.execute(query, {"input": variables})) == ["NOT_FOUND"]
+    assert fresh(requested).version == before
+    assert not Record.objects.filter(validation_result__isnull=False).exists()
+    for query, variables in writes:  # the holder's own lease is taken
+        response = service.execute(query, {"input": {**variables, "leaseId": current.lease_id}})
+        assert "errors" not in response, response
+    assert fresh(requested).version == before + 2
+
+
+@pytest.mark.django_db
+def test_a_lease_of_another_submissions_work_does_not_hold_this_one(service, owner, requested):
+    other = requests.validation_request(submission=loaded_submission(owner.user, title="Other"))
+    lease_id = claim().lease_id  # the oldest: `requested`'s
+    variables = {"submissionId": other.pk, "phase": "Validating", "done": 0, "total": 2, "leaseId": lease_id}
+
+    assert error_codes(service.execute(PROGRESS, {"input": variables})) == ["NOT_FOUND"]
 
 
 # Exactly one holder, with real threads on the test's database (SQLite or PostgreSQL)
