@@ -76,6 +76,16 @@ class Setup:
         self.workers.append(process)
         return process
 
+    async def validation_under_way(
+        self, count: int, name: str, *options: str, title="Herd"
+    ) -> tuple[str, subprocess.Popen]:
+        """A validation of `count` animals begun by a slow worker (batches of 10, half a second apart)."""
+        submission_id = self.loaded_submission([animal(f"cow-{n}") for n in range(1, count + 1)], title=title)
+        self.owner.execute(REQUEST_VALIDATION, {"id": submission_id})
+        worker = self.start_worker(name, "--batch-size", "10", "--pause-seconds", "0.5", *options)
+        await self.wait_for(submission_id, lambda event: (event["progress"] or {}).get("done", 0) >= 10)
+        return submission_id, worker
+
     def stop(self) -> None:
         for process in self.workers:
             if process.poll() is None:
@@ -186,11 +196,8 @@ async def test_a_submission_the_archive_refuses_ends_in_error_with_its_reason(sq
 
 async def test_a_worker_killed_mid_validation_leaves_the_request_to_another_worker_after_its_lease(sqlite_setup):
     setup = sqlite_setup
-    submission_id = setup.loaded_submission([animal(f"cow-{n}") for n in range(1, 201)])
-    setup.owner.execute(REQUEST_VALIDATION, {"id": submission_id})
-    first = setup.start_worker("doomed", "--lease-seconds", "3", "--batch-size", "10", "--pause-seconds", "0.5")
+    submission_id, first = await setup.validation_under_way(200, "doomed", "--lease-seconds", "3")
 
-    await setup.wait_for(submission_id, lambda event: (event["progress"] or {}).get("done", 0) >= 10)
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
     assert setup.owner.execute(DETAILS, {"id": submission_id})["submission"]["status"] == "WAITING"
@@ -203,10 +210,7 @@ async def test_a_worker_killed_mid_validation_leaves_the_request_to_another_work
 
 async def test_a_submission_deleted_mid_work_leaves_the_worker_running_and_taking_the_next_request(sqlite_setup):
     setup = sqlite_setup
-    doomed = setup.loaded_submission([animal(f"cow-{n}") for n in range(1, 101)], title="Doomed")
-    setup.owner.execute(REQUEST_VALIDATION, {"id": doomed})
-    worker = setup.start_worker("w1", "--batch-size", "10", "--pause-seconds", "0.5", "--poll-seconds", "0.5")
-    await setup.wait_for(doomed, lambda event: (event["progress"] or {}).get("done", 0) >= 10)
+    doomed, worker = await setup.validation_under_way(100, "w1", "--poll-seconds", "0.5", title="Doomed")
 
     # An operator deletes it (as the admin does), whatever its status: the worker's next call finds nothing.
     setup.project.python(f"from submissions.models import Submission; Submission.objects.filter(pk={doomed}).delete()")
@@ -221,10 +225,7 @@ async def test_a_submission_deleted_mid_work_leaves_the_worker_running_and_takin
 
 async def test_a_worker_whose_server_restarts_reconnects_with_back_off_and_resumes_its_claimed_work(sqlite_setup):
     setup = sqlite_setup
-    submission_id = setup.loaded_submission([animal(f"cow-{n}") for n in range(1, 101)])
-    setup.owner.execute(REQUEST_VALIDATION, {"id": submission_id})
-    worker = setup.start_worker("w1", "--batch-size", "10", "--pause-seconds", "0.5", "--poll-seconds", "0.5")
-    await setup.wait_for(submission_id, lambda event: (event["progress"] or {}).get("done", 0) >= 10)
+    submission_id, worker = await setup.validation_under_way(100, "w1", "--poll-seconds", "0.5")
 
     port = setup.server.port
     setup.server.stop()
