@@ -151,9 +151,12 @@ def assert_no_graphql_errors(output: str) -> None:
 
 
 def run_sh(block: Block, reader: Reader) -> None:
+    command = ["bash", "-euo", "pipefail", "-c", reader.substitute(block.body)]
+    if block.mark == RUNS_UNTIL_STOPPED:
+        return assert_prints_then_runs(command, reader)
     # A session of its own, so that a block that overruns is stopped with everything it started.
     process = subprocess.Popen(
-        ["bash", "-euo", "pipefail", "-c", reader.substitute(block.body)],
+        command,
         cwd=PROJECT_DIR,
         env=reader.env,
         stdout=subprocess.PIPE,
@@ -173,14 +176,24 @@ def run_sh(block: Block, reader: Reader) -> None:
 
 def run_python(block: Block, reader: Reader) -> None:
     command = [sys.executable, "-c", PYTHON_PRELUDE + reader.substitute(block.body)]
-    if block.mark != RUNS_UNTIL_STOPPED:
-        result = subprocess.run(
-            command, cwd=PROJECT_DIR, env=reader.env, capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        return
+    if block.mark == RUNS_UNTIL_STOPPED:
+        return assert_prints_then_runs(command, reader)
+    result = subprocess.run(
+        command, cwd=PROJECT_DIR, env=reader.env, capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def assert_prints_then_runs(command: list[str], reader: Reader) -> None:
+    """A long-running example: it prints a first line that is not an error, and is still running."""
     process = subprocess.Popen(
-        command, cwd=PROJECT_DIR, env=reader.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=PROJECT_DIR,
+        env=reader.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     try:
         first_line = []
@@ -191,7 +204,7 @@ def run_python(block: Block, reader: Reader) -> None:
         assert process.poll() is None, process.stderr.read()
         assert "error" not in first_line[0].lower(), first_line[0]
     finally:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
 
