@@ -150,12 +150,9 @@ def assert_no_graphql_errors(output: str) -> None:
         assert not (isinstance(value, dict) and value.get("errors")), line
 
 
-def run_sh(block: Block, reader: Reader) -> None:
-    command = ["bash", "-euo", "pipefail", "-c", reader.substitute(block.body)]
-    if block.mark == RUNS_UNTIL_STOPPED:
-        return assert_prints_then_runs(command, reader)
-    # A session of its own, so that a block that overruns is stopped with everything it started.
-    process = subprocess.Popen(
+def _start(command: list[str], reader: Reader) -> subprocess.Popen:
+    # A session of its own, so that a block is stopped with everything it started.
+    return subprocess.Popen(
         command,
         cwd=PROJECT_DIR,
         env=reader.env,
@@ -164,6 +161,13 @@ def run_sh(block: Block, reader: Reader) -> None:
         text=True,
         start_new_session=True,
     )
+
+
+def run_sh(block: Block, reader: Reader) -> None:
+    command = ["bash", "-euo", "pipefail", "-c", reader.substitute(block.body)]
+    if block.mark == RUNS_UNTIL_STOPPED:
+        return assert_prints_then_runs(command, reader)
+    process = _start(command, reader)
     try:
         stdout, stderr = process.communicate(timeout=RUN_TIMEOUT_SECONDS)
     finally:
@@ -186,15 +190,7 @@ def run_python(block: Block, reader: Reader) -> None:
 
 def assert_prints_then_runs(command: list[str], reader: Reader) -> None:
     """A long-running example: it prints a first line that is not an error, and is still running."""
-    process = subprocess.Popen(
-        command,
-        cwd=PROJECT_DIR,
-        env=reader.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    process = _start(command, reader)
     try:
         first_line = []
         reading = threading.Thread(target=lambda: first_line.append(process.stdout.readline()), daemon=True)
