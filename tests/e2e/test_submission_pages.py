@@ -504,12 +504,14 @@ def test_a_subscription_the_server_refuses_marks_its_row_not_live_and_leaves_the
     base = f"http://127.0.0.1:{server.port}"
     page = signed_in_page(chromium, server, [])
 
-    # The page believes it may follow more than the server allows.
-    def raise_the_limit(route):
-        response = route.fetch()
-        route.fulfill(response=response, body=response.text().replace('data-live-limit="2"', 'data-live-limit="10"'))
-
-    page.route(f"{base}/", raise_the_limit)
+    # The page believes it may follow more than the server allows (set as the
+    # list is parsed, before the page's script reads it).
+    page.add_init_script("""
+        new MutationObserver((changes, observer) => {
+          const list = document.getElementById("submission-list");
+          if (list) { list.dataset.liveLimit = "10"; observer.disconnect(); }
+        }).observe(document, {childList: true, subtree: true});
+    """)
     page.goto(f"{base}/")
     expect(page.locator("tr.not-live")).to_have_count(1)
     expect(page.locator("#not-live-note")).to_be_visible()
