@@ -444,13 +444,21 @@ def test_when_the_session_has_ended_the_page_stops_reconnecting_and_offers_to_si
     page = signed_in_page(chromium, server, [])
     details(page, server, LOADED_ID)
     expect(page.locator("#signed-out")).to_be_hidden()
+    listing = signed_in_page(chromium, server, [])
+    listing.wait_for_selector(".connection-live")
 
-    # Signed out elsewhere (or expired): the session is gone from the server.
+    # Signed out elsewhere (or expired): the sessions are gone from the server.
     demo.python("from django.contrib.sessions.models import Session; Session.objects.all().delete()")
     server.stop()
     demo.start_server(port=server.port)
 
-    expect(page.locator("#signed-out-heading")).to_be_focused(timeout=30_000)
+    # Each page says so, the focus on the news (the list's page is in front).
+    expect(listing.locator("#signed-out-heading")).to_be_focused(timeout=30_000)
+    expect(listing.locator("#connection-text")).to_have_text("Signed out")
+    assert listing.get_by_role("link", name="Sign in again").get_attribute("href") == "/accounts/login/?next=/"
+    expect(listing.locator("#submissions tbody tr")).to_have_count(3)  # as they were
+    expect(page.locator("#signed-out-heading")).to_be_visible()
+    assert page.evaluate("document.activeElement.id") == "signed-out-heading"  # a page behind has no focus to show
     expect(page.locator("#signed-out-heading")).to_have_text("Your session has ended.")
     expect(page.locator("#connection-text")).to_have_text("Signed out")
     assert page.inner_text("#reason-validate") == "Sign in again to use this."

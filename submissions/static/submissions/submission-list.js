@@ -129,7 +129,9 @@
             lostConnection(error);
           }
         },
-        complete: () => current() && removeRow(id), // the server completes it when the submission is deleted
+        // The server completes it when the submission is deleted (disposing
+        // of the client on signing out completes it too).
+        complete: () => current() && !signedOut && removeRow(id),
       },
     );
   }
@@ -246,6 +248,7 @@
       setConnection(false);
       signedOut = true;
       clearTimeout(poll.timer);
+      client.dispose(); // nothing to retry (the client would not, either)
       $("connection-text").textContent = "Signed out";
       $("stale").hidden = true; // the signed-out note says more
       showSignedOut();

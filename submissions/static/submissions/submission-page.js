@@ -443,6 +443,7 @@
   function lostConnection(closeEvent) {
     if (isSignedOut(closeEvent) && state.connection !== "deleted") {
       setConnection("signed-out", "Signed out");
+      client.dispose(); // nothing to retry (the client would not, either)
       showSignedOut();
     } else {
       setConnection("reconnecting", "Reconnecting…");
@@ -467,8 +468,9 @@
         setConnection("live", "Live");
       },
       error: lostConnection,
-      // The server completes a submission's subscriptions when it is deleted.
-      complete: showDeleted,
+      // The server completes a submission's subscriptions when it is deleted
+      // (disposing of the client on signing out completes it too).
+      complete: () => state.connection !== "signed-out" && showDeleted(),
     },
   );
   renderActions();
