@@ -337,25 +337,15 @@ class Connection:
         query, variables, operation_name = payload["query"], payload.get("variables"), payload.get("operationName")
         context = {"request": self, "ws": self, "viewer": self.viewer}
         try:
-            submission_id = await operations.execute(
+            await operations.run(
                 self.schema,
+                operation,
                 query=query,
                 variables=variables,
                 operation_name=operation_name,
                 context=context,
                 send_result=operation.send_result,
             )
-            if submission_id is None:
-                await operation.complete()
-            else:
-                await operations.follow(
-                    self.schema,
-                    operation,
-                    query=query,
-                    variables=variables,
-                    operation_name=operation_name,
-                    submission_id=submission_id,
-                )
         except operations.Refused as refusal:
             self.operations.pop(operation.id, None)
             await self.send_message(self.protocol.error_message(operation.id, refusal.errors))

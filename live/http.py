@@ -271,8 +271,9 @@ class ResultStream:
     async def _run(self) -> None:
         data = self._request_data
         try:
-            submission_id = await operations.execute(
+            await operations.run(
                 self.schema,
+                self,
                 query=data.query,
                 variables=data.variables,
                 operation_name=data.operation_name,
@@ -280,17 +281,6 @@ class ResultStream:
                 send_result=self._send_when_writable,
                 allowed_operation_types=self._allowed_operation_types,
             )
-            if submission_id is None:
-                await self.complete()
-            else:
-                await operations.follow(
-                    self.schema,
-                    self,
-                    query=data.query,
-                    variables=data.variables,
-                    operation_name=data.operation_name,
-                    submission_id=submission_id,
-                )
         except operations.Refused as refusal:
             # graphql-sse's protocol: errors before execution are `next` events of an accepted stream.
             await self.send_result(encode_payload(None, refusal.errors))

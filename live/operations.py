@@ -64,6 +64,43 @@ async def execute(
     return handed_over.get("submission_id")
 
 
+async def run(
+    schema,
+    subscriber,
+    *,
+    query: str,
+    variables,
+    operation_name,
+    context: dict,
+    send_result,
+    allowed_operation_types=None,
+) -> None:
+    """Run the operation for `subscriber`: a query or mutation completes after its result, a subscription follows.
+
+    Raises Refused if it never ran.
+    """
+    submission_id = await execute(
+        schema,
+        query=query,
+        variables=variables,
+        operation_name=operation_name,
+        context=context,
+        send_result=send_result,
+        allowed_operation_types=allowed_operation_types,
+    )
+    if submission_id is None:
+        await subscriber.complete()
+    else:
+        await follow(
+            schema,
+            subscriber,
+            query=query,
+            variables=variables,
+            operation_name=operation_name,
+            submission_id=submission_id,
+        )
+
+
 async def follow(schema, subscriber, *, query: str, variables, operation_name, submission_id: str) -> None:
     """Make `subscriber` a member of its group: the snapshot, then every change.
 
