@@ -165,8 +165,10 @@ class _PublishingLoop:
         if loop is None:
             return
         if not loop.is_running():
-            # The server's loop has stopped (Ctrl-C): what it had not yet sent goes out now, from here.
-            asyncio.run(_send_all(_take_all(queue)))
+            # The server's loop has stopped (Ctrl-C): what it had not yet sent goes out now, from here
+            # (and nothing at all, not even a connection, when nothing is left).
+            if leftover := _take_all(queue):
+                asyncio.run(_send_all(leftover))
             return
         try:
             asyncio.run_coroutine_threadsafe(queue.join(), loop).result(self.FLUSH_SECONDS)
